@@ -1,0 +1,3 @@
+from quantgrid.cli import main
+
+main()

@@ -1,0 +1,129 @@
+"""Settings, read from environment variables in this one place.
+
+Every default is the embedded, no-server set-up that `make run` uses: SQLite for jobs and the
+broker, and the local candle store, all under ``QUANTGRID_VAR_DIR``. Point ``DATABASE_URL`` at
+PostgreSQL and ``CANDLE_STORE`` at ``influxdb`` for the real deployment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path
+    database_url: str
+    database_replica_url: str | None
+    broker_url: str | None
+    broker_lease_seconds: float
+    broker_poll_seconds: float
+    candle_store: str
+    candle_dir: Path
+    influx_url: str
+    influx_db: str
+    influx_username: str | None
+    influx_password: str | None
+    influx_token: str | None
+    influx_org: str | None
+    influx_bucket: str | None
+    candle_cache_dir: Path
+    candle_cache_max_bytes: int
+    # Per-user limits enforced at submission (a user row may override each one).
+    quota_max_queued_jobs: int
+    quota_max_sweep_size: int
+    quota_max_candles_per_job: int
+    # Web: the session-signing key (None: one is generated and kept in var_dir/secret_key),
+    # cookies marked Secure behind HTTPS, proxies in front (ProxyFix), request size limit.
+    secret_key: str | None = None
+    session_cookie_secure: bool = False
+    proxy_count: int = 0
+    max_content_length: int = 1024 * 1024
+    # Celery workers (tasks/celery_app.py).
+    task_soft_time_limit: int = 600
+    task_time_limit: int = 660
+    worker_concurrency: int = 6
+    worker_max_memory_per_child_kb: int = 1_000_000
+    # Retryable task failures (candle store or database down): how many retries, with backoff
+    # doubling from 1 s up to this many seconds (8 and 60: about 4 minutes before giving up).
+    task_max_retries: int = 8
+    task_retry_backoff_max: float = 60.0
+    # Prometheus (docs/operations.md): the multiprocess directory of this service (None: metrics
+    # are per process) and the port a worker serves /metrics on (0: none).
+    prometheus_multiproc_dir: Path | None = None
+    worker_metrics_port: int = 0
+    # `make run` (ops/scripts/run.py): where the embedded set-up serves the web app.
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    # Celery beat (tasks/maintenance.py): how often running jobs whose worker is gone are
+    # requeued, and how long a job must have run before it may be called stuck.
+    requeue_interval_seconds: float = 60.0
+    stuck_grace_seconds: float = 120.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (the process environment by default)."""
+        env = os.environ if env is None else env
+        var_dir = Path(env.get("QUANTGRID_VAR_DIR", "var")).absolute()
+        return cls(
+            var_dir=var_dir,
+            database_url=env.get("DATABASE_URL", f"sqlite:///{var_dir / 'quantgrid.db'}"),
+            database_replica_url=env.get("DATABASE_REPLICA_URL") or None,
+            broker_url=env.get("BROKER_URL") or None,
+            broker_lease_seconds=_float(env, "BROKER_LEASE_SECONDS", 60.0),
+            broker_poll_seconds=_float(env, "BROKER_POLL_SECONDS", 2.0),
+            candle_store=env.get("CANDLE_STORE", "embedded"),
+            candle_dir=Path(env.get("CANDLE_DIR", str(var_dir / "candles"))),
+            influx_url=env.get("INFLUX_URL", "http://127.0.0.1:8086"),
+            influx_db=env.get("INFLUX_DB", "quantgrid"),
+            influx_username=env.get("INFLUX_USERNAME") or None,
+            influx_password=env.get("INFLUX_PASSWORD") or None,
+            influx_token=env.get("INFLUX_TOKEN") or None,
+            influx_org=env.get("INFLUX_ORG") or None,
+            influx_bucket=env.get("INFLUX_BUCKET") or None,
+            candle_cache_dir=Path(env.get("CANDLE_CACHE_DIR", str(var_dir / "cache"))),
+            candle_cache_max_bytes=_int(env, "CANDLE_CACHE_MAX_BYTES", 2 * 1024**3),
+            quota_max_queued_jobs=_int(env, "QUOTA_MAX_QUEUED_JOBS", 100),
+            quota_max_sweep_size=_int(env, "QUOTA_MAX_SWEEP_SIZE", 50_000),
+            quota_max_candles_per_job=_int(env, "QUOTA_MAX_CANDLES_PER_JOB", 5_000_000),
+            task_soft_time_limit=_int(env, "TASK_SOFT_TIME_LIMIT", 600),
+            task_time_limit=_int(env, "TASK_TIME_LIMIT", 660),
+            worker_concurrency=_int(env, "WORKER_CONCURRENCY", 6),
+            worker_max_memory_per_child_kb=_int(env, "WORKER_MAX_MEMORY_PER_CHILD_KB", 1_000_000),
+            task_max_retries=_int(env, "TASK_MAX_RETRIES", 8),
+            task_retry_backoff_max=_float(env, "TASK_RETRY_BACKOFF_MAX", 60.0),
+            prometheus_multiproc_dir=(
+                Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None
+            ),
+            worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0),
+            web_host=env.get("QUANTGRID_HOST") or "127.0.0.1",
+            web_port=_int(env, "QUANTGRID_PORT", 8000),
+            requeue_interval_seconds=_float(env, "REQUEUE_INTERVAL_SECONDS", 60.0),
+            stuck_grace_seconds=_float(env, "STUCK_GRACE_SECONDS", 120.0),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
