@@ -1,0 +1,107 @@
+"""One backtest: a strategy and its parameters over candles, with metrics, equity and trades."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine import strategies
+from engine.candles import Candles
+from engine.metrics import json_safe
+from engine.simulator import EXIT_END_OF_DATA, EXIT_REASONS, SimConfig, simulate
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestResult:
+    """What a backtest produced; ``to_dict`` gives the same as plain JSON values."""
+
+    strategy: str
+    params: dict[str, int | float]
+    config: SimConfig
+    start: int
+    time: np.ndarray = field(repr=False)
+    equity: np.ndarray = field(repr=False)
+    trades: np.ndarray = field(repr=False)
+    metrics: dict[str, float | int] = field(default_factory=dict)
+
+    def to_dict(self, *, equity: bool = True, trades: bool = True) -> dict[str, Any]:
+        """Return JSON-safe values: undefined metrics are None, times are ISO 8601 UTC strings.
+
+        ``equity_final`` and ``trades`` (the number of closed trades) are repeated at the top
+        level so that other tools find them without knowing the metric layout.
+        """
+        out: dict[str, Any] = {
+            "strategy": self.strategy,
+            "params": dict(self.params),
+            "config": self.config.to_dict(),
+            "start": self.start,
+            "bars": len(self.time),
+            "equity_final": json_safe(self.metrics)["equity_final"],
+            "trades": self.metrics["trades"],
+            "metrics": json_safe(self.metrics),
+        }
+        if equity:
+            out["equity_curve"] = {
+                "time": _iso(self.time),
+                "equity": self.equity.tolist(),
+            }
+        if trades:
+            out["trade_list"] = trade_records(self.trades)
+        return out
+
+
+def trade_records(trades: np.ndarray) -> list[dict[str, Any]]:
+    """Turn the trades array into plain dicts (exit reasons by name, times as ISO strings)."""
+    records = []
+    entry_times, exit_times = _iso(trades["entry_time"]), _iso(trades["exit_time"])
+    for k, t in enumerate(trades.tolist()):
+        row = dict(zip(trades.dtype.names, t, strict=True))
+        row["entry_time"], row["exit_time"] = entry_times[k], exit_times[k]
+        row["exit_reason"] = EXIT_REASONS[row["exit_reason"]]
+        row["open"] = bool(trades["exit_reason"][k] == EXIT_END_OF_DATA)
+        records.append(row)
+    return records
+
+
+def run_backtest(
+    candles: Candles,
+    strategy_name: str,
+    params: Mapping[str, object] | None = None,
+    config: SimConfig | None = None,
+) -> BacktestResult:
+    """Run ``strategy_name`` with ``params`` over ``candles``; raise ValueError on bad input."""
+    if not isinstance(candles, Candles):
+        raise TypeError(
+            "candles must be an engine.candles.Candles (build one with Candles.from_arrays), "
+            f"got {type(candles).__name__}"
+        )
+    config = SimConfig() if config is None else config
+    strategy = strategies.get(strategy_name)
+    p = strategy.validate(params)
+    start = strategy.warmup(p)
+    n = len(candles)
+    needed = start + 1 if config.fill == "close" else start + 2
+    if n < needed:
+        raise ValueError(
+            f"{n} candles are too few for {strategy_name} with {_fmt(p)}: its indicators need "
+            f"{start} bars before the first order and at least {needed} in all; "
+            "load a longer date range or use shorter windows"
+        )
+    signals = strategy.signals(candles, **p)
+    sim = simulate(candles, signals, config, start=start)
+    return BacktestResult(
+        strategy=strategy_name, params=p, config=config, start=start, time=candles.time,
+        equity=sim.equity, trades=sim.trades, metrics=sim.metrics,
+    )
+
+
+def _fmt(params: Mapping[str, object]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "its defaults"
+
+
+def _iso(ns: np.ndarray) -> list[str]:
+    return [f"{s}Z" for s in np.datetime_as_string(np.asarray(ns).astype("datetime64[ns]"),
+                                                 unit="auto")]

@@ -1,0 +1,231 @@
+"""Parameter sweeps: many parameter sets of one strategy over the same candles, one metrics row each.
+
+The candles are checked and their calendar computed once; each set's signals come from the
+strategy's ``signals_many`` (indicators shared across sets) and go straight into the kernel, which
+simulates and computes the metrics in one pass without building an equity curve or trade list.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+
+from engine import strategies
+from engine.candles import Candles
+from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS, as_dict, json_safe
+from engine.simulator import SimConfig, prepare
+from engine.strategies.base import Strategy
+from engine_ext import simulate as _k
+
+MAX_COMBINATIONS = 1_000_000
+MAX_MAGNITUDE_DIGITS = 15  # grid values below 1e16 in magnitude
+
+
+class ParamGrid(list):
+    """The parameter sets of a grid (a list of dicts), and how many combinations were dropped."""
+
+    def __init__(self, sets: list[dict[str, Any]], dropped: int = 0, reason: str | None = None):
+        super().__init__(sets)
+        self.dropped = dropped
+        self.drop_reason = reason  # the first rejection, as an example for the user
+
+
+@dataclass(frozen=True, eq=False)
+class SweepResult:
+    """A params table and a float64 metrics matrix, one row per parameter set."""
+
+    strategy: str
+    params: list[dict[str, int | float]]
+    metrics: np.ndarray = field(repr=False)
+    columns: tuple[str, ...] = METRIC_KEYS
+
+    def column(self, name: str) -> np.ndarray:
+        """Return one metric for every parameter set."""
+        return self.metrics[:, _metric_index(name)]
+
+    def ranked(self, by: str = "sharpe", descending: bool | None = None) -> np.ndarray:
+        """Return row indices, best first by ``by`` (NaN last); higher is better unless stated."""
+        values = self.column(by)
+        descending = by in HIGHER_IS_BETTER if descending is None else descending
+        key = np.where(np.isnan(values), np.inf, -values if descending else values)
+        return np.argsort(key, kind="stable")
+
+    def rows(self, order: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """Return params and metrics as one flat dict per set (in ``order`` if given)."""
+        order = range(len(self.params)) if order is None else order
+        return [{**self.params[i], **as_dict(self.metrics[i])} for i in order]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "columns": list(self.columns),
+            "params": [dict(p) for p in self.params],
+            "metrics": [json_safe(as_dict(row)) for row in self.metrics],
+        }
+
+
+def run_sweep(
+    candles: Candles,
+    strategy_name: str,
+    param_sets: Sequence[Mapping[str, object]],
+    config: SimConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Backtest every parameter set; ``progress(done, total)`` is called after each one."""
+    config = SimConfig() if config is None else config
+    strategy = strategies.get(strategy_name)
+    if not len(param_sets):
+        raise ValueError("the sweep has no parameter sets; give at least one (e.g. -g fast=5:50:5)")
+    validated = [strategy.validate(p) for p in param_sets]
+    prep = prepare(candles, config, 0)
+    base = prep.args
+    period_end = prep.calendar.period_end
+    out = np.empty((len(validated), len(METRIC_KEYS)), dtype=np.float64)
+    total = len(validated)
+    t, o, h, lo, c = candles.time, candles.open, candles.high, candles.low, candles.close
+    n = len(candles)
+    for i, (p, sig) in enumerate(zip(validated, strategy.signals_many(candles, validated),
+                                     strict=True)):
+        start = min(strategy.warmup(p), n)
+        args = {**base, "start": start, "buy_hold_bar": max(start - 1, 0) if n else 0}
+        _k.sweep(args, t, o, h, lo, c, np.ascontiguousarray(sig, dtype=np.int8), period_end, out[i])
+        if progress is not None:
+            progress(i + 1, total)
+    return SweepResult(strategy=strategy_name, params=validated, metrics=out)
+
+
+def parse_grid(
+    specs: Sequence[str],
+    strategy_name: str | None = None,
+    max_combinations: int = MAX_COMBINATIONS,
+) -> ParamGrid:
+    """Expand ``name=start:stop:step`` ranges and ``name=a,b,c`` lists into parameter sets.
+
+    A range includes ``stop`` when it lands on it (``5:20:5`` is 5, 10, 15, 20). With a
+    strategy, each value is checked alone first (an out-of-bounds value is an error), then
+    combinations the strategy rejects as a whole (such as fast >= slow) are dropped and counted.
+    A grid of more than ``max_combinations`` sets (before dropping) is refused before it is
+    expanded.
+    """
+    axes: dict[str, list[int | float]] = {}
+    for spec in specs:
+        name, values = _parse_axis(spec, max_combinations)
+        if name in axes:
+            raise ValueError(f"parameter {name!r} appears twice in the grid; give it once")
+        axes[name] = values
+    if not axes:
+        raise ValueError("the grid is empty; give at least one -g name=start:stop:step")
+    size = int(np.prod([len(v) for v in axes.values()], dtype=np.float64))
+    if size > max_combinations:
+        raise ValueError(
+            f"the grid has {size:,} combinations, more than {max_combinations:,}; use larger steps"
+        )
+    if strategy_name is None:
+        return ParamGrid([dict(zip(axes, values, strict=True))
+                          for values in itertools.product(*axes.values())])
+    strategy = strategies.get(strategy_name)
+    by_name = {p.name: p for p in strategy.params}
+    coerced: dict[str, list[int | float]] = {}
+    for name, values in axes.items():
+        if name not in by_name:
+            known = ", ".join(by_name) or "none"
+            raise ValueError(f"unknown parameter {name!r} for strategy {strategy_name!r}; expected: {known}")
+        try:
+            coerced[name] = [by_name[name].coerce(v) for v in values]
+        except (TypeError, ValueError) as err:
+            bad = next(v for v in values if not _coerces(by_name[name], v))
+            raise ValueError(f"grid value {name}={bad}: {err}") from None
+    # Every value already passed its own checks, so with the base class's validate only the
+    # constraints are left per combination (a 1,000,000-set grid in seconds, not a minute).
+    plain = type(strategy).validate is Strategy.validate
+    defaults = strategy.defaults()
+    kept, dropped, reason = [], 0, None
+    for values in itertools.product(*coerced.values()):
+        combo = {**defaults, **dict(zip(coerced, values, strict=True))}
+        if plain:
+            if all(combo[a] < combo[b] for a, b in strategy.constraints):
+                kept.append(combo)
+                continue
+            if reason is not None:  # validate would only repeat a message we already have
+                dropped += 1
+                continue
+        try:
+            kept.append(strategy.validate(combo))
+        except ValueError as err:
+            dropped += 1
+            reason = reason or str(err)
+    if not kept:
+        raise ValueError(f"every one of the {size} combinations is invalid, e.g.: {reason}")
+    return ParamGrid(kept, dropped, reason)
+
+
+def _coerces(param, value) -> bool:
+    try:
+        param.coerce(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _parse_axis(spec: str, max_values: int = MAX_COMBINATIONS) -> tuple[str, list[int | float]]:
+    name, sep, body = str(spec).partition("=")
+    name, body = name.strip(), body.strip()
+    if not sep or not name or not body:
+        raise ValueError(
+            f"grid {spec!r} must look like name=start:stop:step or name=a,b,c (e.g. fast=5:50:5)"
+        )
+    if ":" in body:
+        parts = body.split(":")
+        if len(parts) != 3:
+            raise ValueError(f"grid {spec!r}: a range is start:stop:step, e.g. {name}=5:50:5")
+        start, stop, step = (_number(spec, p) for p in parts)
+        if step <= 0:
+            raise ValueError(f"grid {spec!r}: the step must be positive")
+        if stop < start:
+            raise ValueError(f"grid {spec!r}: stop ({stop}) is below start ({start})")
+        try:
+            count = int((stop - start) / step) + 1
+        except ArithmeticError:  # the quotient overflows Decimal's exponent range
+            raise ValueError(
+                f"grid {spec!r} has more than {max_values:,} values; use a larger step"
+            ) from None
+        if count > max_values:
+            raise ValueError(
+                f"grid {spec!r} has {count:,} values, more than {max_values:,}; use a larger step"
+            )
+        decimals = [start + k * step for k in range(count)]
+        is_int = all(p == p.to_integral_value() for p in (start, step))
+    else:
+        decimals = [_number(spec, p) for p in body.split(",")]
+        is_int = all(d == d.to_integral_value() and "." not in str(d) and "e" not in str(d).lower()
+                     for d in decimals)
+        if len(set(decimals)) != len(decimals):
+            raise ValueError(f"grid {spec!r} lists a value twice")
+    values = [int(d) if is_int else float(d) for d in decimals]
+    return name, values
+
+
+def _number(spec: str, text: str) -> Decimal:
+    try:
+        d = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(f"grid {spec!r}: {text.strip()!r} is not a number") from None
+    if not d.is_finite():
+        raise ValueError(f"grid {spec!r}: {text.strip()!r} is not a finite number")
+    # Far beyond any parameter's bounds, and the arithmetic on such numbers (a million-digit
+    # integer from 1e999999) would be slow or overflow: refuse before anything is expanded.
+    if d and d.adjusted() > MAX_MAGNITUDE_DIGITS:
+        raise ValueError(f"grid {spec!r}: {text.strip()!r} is too large a number")
+    return d
+
+
+def _metric_index(name: str) -> int:
+    try:
+        return METRIC_KEYS.index(name)
+    except ValueError:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRIC_KEYS)}") from None

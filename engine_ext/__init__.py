@@ -1,0 +1,1 @@
+"""Cython kernels behind engine/: typed memoryviews, nogil loops. Call them through engine/."""
