@@ -1,0 +1,82 @@
+"""The Celery app, built in this one place from ``quantgrid.config.Settings``.
+
+    celery -A tasks.celery_app worker --concurrency=6 -E
+
+The broker is the project's ``qgpg`` transport when the jobs database is PostgreSQL, and kombu's
+stock ``sqla+sqlite`` transport on the embedded SQLite default; ``BROKER_URL`` overrides both.
+Results live in the job tables, so every task ignores Celery's result backend.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_process_init
+from sqlalchemy.engine import make_url
+
+import quantgrid.broker  # noqa: F401  (registers the qgpg scheme with kombu)
+from quantgrid.broker import broker_url as qgpg_url
+from quantgrid.broker import transport_options
+from quantgrid.config import Settings
+
+QUEUE = "quantgrid"
+
+
+def broker_url_for(settings: Settings) -> str:
+    """Return the broker URL: BROKER_URL, else qgpg on PostgreSQL, else sqla+ on SQLite."""
+    if settings.broker_url:
+        return settings.broker_url
+    backend = make_url(settings.database_url).get_backend_name()
+    if backend == "postgresql":
+        return qgpg_url(settings.database_url)
+    if backend == "sqlite":
+        return f"sqla+{settings.database_url}"
+    raise ValueError(f"set BROKER_URL: no default broker for a {backend} DATABASE_URL")
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    settings = Settings.from_env() if settings is None else settings
+    url = broker_url_for(settings)
+    app = Celery("quantgrid", broker=url, include=["tasks.jobs", "tasks.maintenance"], set_as_current=False)
+    app.conf.update(
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        worker_max_memory_per_child=settings.worker_max_memory_per_child_kb,
+        worker_concurrency=settings.worker_concurrency,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_default_queue=QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,  # outlast a database restart
+        worker_hijack_root_logger=False,
+    )
+    # `celery -A tasks.celery_app beat` (Procfile `beat`): one beat process per deployment.
+    # A missed run is harmless (the next one does the same), so a message expires with its period.
+    interval = settings.requeue_interval_seconds
+    app.conf.beat_schedule = {
+        "requeue-stuck-jobs": {
+            "task": "quantgrid.requeue_stuck",
+            "schedule": interval,
+            "options": {"expires": interval},
+        }
+    }
+    if url.startswith("qgpg"):
+        app.conf.broker_transport_options = transport_options(settings)
+    app.conf.quantgrid_settings = settings
+    return app
+
+
+app = make_celery()
+
+
+@worker_process_init.connect
+def _fresh_connections_in_child(**_kwargs) -> None:
+    # A forked pool child must not share the parent's pooled database connections.
+    from tasks import runtime
+
+    runtime.reset_after_fork()

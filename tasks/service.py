@@ -1,0 +1,267 @@
+"""Submitting, cancelling and retrying jobs: what the web app, the API and the CLI call.
+
+On PostgreSQL with the ``qgpg`` broker the job rows and their messages are written in one
+transaction (``quantgrid.broker.publish_in_transaction``): no job exists without its message.
+On the embedded SQLite default the broker is kombu's ``sqla+sqlite`` transport on its own
+connection, so the row is committed first and then the message is sent; if sending fails the job
+is marked failed with the reason (never left queued without a message).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from celery import Celery
+from kombu.exceptions import KombuError
+
+from engine import strategies
+from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS
+from engine.sweep import parse_grid
+from quantgrid.broker import publish_in_transaction
+from quantgrid.broker.enqueue import _uses_qgpg
+from quantgrid.config import Settings
+from quantgrid.db import backtests as bt
+from quantgrid.db import sweeps
+from quantgrid.db.backtests import JobSpec, Viewer
+from quantgrid.db.models import Backtest, Status, Sweep
+from quantgrid.db.quotas import Limits
+from quantgrid.db.session import Database, ReadYourWrites
+from quantgrid.errors import InvalidInput, Unavailable
+from tasks.jobs import RUN_BACKTEST, RUN_SWEEP_CHUNK, sim_config
+
+logger = logging.getLogger(__name__)
+# Task ids of proxied submissions: uuid5(this, f"{user_id}:{X-Request-Id}").
+_REQUEST_NAMESPACE = uuid.UUID("8f3d2a4e-5b7c-4e1f-9a6d-2c0b1e7f4a93")
+
+
+class BrokerUnavailable(Unavailable):
+    """The task queue is unavailable; try again shortly."""
+
+
+@dataclass
+class JobService:
+    db: Database
+    app: Celery
+    settings: Settings
+
+    @property
+    def limits(self) -> Limits:
+        return Limits.from_settings(self.settings)
+
+    @property
+    def transactional(self) -> bool:
+        return self.db.dialect == "postgresql" and _uses_qgpg(self.app)
+
+    # -- submission ---------------------------------------------------------------------------
+    def submit_backtest(
+        self,
+        user_id: int,
+        spec: JobSpec,
+        rw: ReadYourWrites | None = None,
+        request_id: str | None = None,
+    ) -> Backtest:
+        """Validate ``spec`` against the strategy and simulator, then queue it.
+
+        ``request_id`` (NGINX's ``X-Request-Id``, the same on each upstream it tries) makes the
+        submission idempotent: a retry of the same request returns the job the first created.
+        """
+        spec = self._validated(spec)
+        if request_id:
+            task_id = str(uuid.uuid5(_REQUEST_NAMESPACE, f"{user_id}:{request_id}"))
+        else:
+            task_id = str(uuid.uuid4())
+        with self.db.write(rw) as s:
+            job = bt.submit_backtest(
+                s, user_id, spec, self.limits, task_id=task_id if request_id else None
+            )
+            if job.task_id is not None:  # this very request was accepted before
+                return job
+            bt.set_task_id(s, job.id, task_id)
+            job.task_id = task_id
+            if self.transactional:
+                publish_in_transaction(s, self.app, RUN_BACKTEST, args=(job.id,), task_id=task_id)
+        if not self.transactional:
+            self._send_after_commit([(RUN_BACKTEST, job.id, task_id)], rw)
+        return job
+
+    def submit_sweep(
+        self,
+        user_id: int,
+        spec: JobSpec,
+        grid: Sequence[str],
+        *,
+        metric: str = "sharpe",
+        chunk_size: int = sweeps.DEFAULT_CHUNK_SIZE,
+        rw: ReadYourWrites | None = None,
+    ) -> Sweep:
+        """Expand ``grid`` (``name=start:stop:step`` / ``name=a,b,c``) and queue its chunks."""
+        if metric not in METRIC_KEYS:
+            raise InvalidInput(f"unknown metric {metric!r}; choose one of {', '.join(METRIC_KEYS)}")
+        spec = self._validated(replace(spec, params={}), check_params=False)
+        try:
+            combos = parse_grid(list(grid), spec.strategy)
+        except ValueError as err:
+            raise InvalidInput(str(err)) from None
+        messages = []
+        with self.db.write(rw) as s:
+            sweep, chunks = sweeps.submit_sweep(
+                s,
+                user_id,
+                spec,
+                {"specs": list(grid), "dropped": combos.dropped},
+                list(combos),
+                self.limits,
+                metric=metric,
+                maximize=metric in HIGHER_IS_BETTER,
+                chunk_size=chunk_size,
+            )
+            for chunk in chunks:
+                task_id = str(uuid.uuid4())
+                sweeps.set_chunk_task_id(s, chunk.id, task_id)
+                messages.append((RUN_SWEEP_CHUNK, chunk.id, task_id))
+                if self.transactional:
+                    publish_in_transaction(
+                        s, self.app, RUN_SWEEP_CHUNK, args=(chunk.id,), task_id=task_id
+                    )
+        if not self.transactional:
+            self._send_after_commit(messages, rw)
+        return sweep
+
+    def _validated(self, spec: JobSpec, check_params: bool = True) -> JobSpec:
+        spec.check()
+        try:
+            strategy = strategies.get(spec.strategy)
+            params = strategy.validate(spec.params) if check_params else spec.params
+        except (KeyError, ValueError, TypeError) as err:
+            raise InvalidInput(str(err).strip("'\"")) from None
+        sim_config(spec.settings)
+        return replace(spec, params=dict(params))
+
+    def _send_after_commit(self, messages, rw) -> None:
+        try:
+            for name, object_id, task_id in messages:
+                self.app.send_task(name, args=(object_id,), task_id=task_id)
+        except (KombuError, OSError) as err:
+            with self.db.write(rw) as s:
+                for name, object_id, _ in messages:
+                    if name == RUN_BACKTEST:
+                        bt.fail_backtest(s, object_id, f"could not be queued: {err}")
+                    else:
+                        sweeps.fail_chunk(s, object_id, f"could not be queued: {err}")
+            raise BrokerUnavailable(f"the task queue is unavailable: {err}") from err
+
+    # -- control ------------------------------------------------------------------------------
+    def cancel_backtest(self, job_id: int, viewer: Viewer | None, rw=None) -> bt.Cancelled:
+        with self.db.write(rw) as s:
+            cancelled = bt.cancel_backtest(s, job_id, viewer)
+        self._revoke(cancelled.task_ids)
+        return cancelled
+
+    def cancel_sweep(self, sweep_id: int, viewer: Viewer | None, rw=None) -> bt.Cancelled:
+        with self.db.write(rw) as s:
+            cancelled = sweeps.cancel_sweep(s, sweep_id, viewer)
+        self._revoke(cancelled.task_ids)
+        return cancelled
+
+    def _revoke(self, task_ids: Sequence[str]) -> None:
+        if not task_ids:
+            return
+        try:
+            # terminate: a running task's process is stopped; the job row is already cancelled,
+            # so whatever the task does next is refused by its guarded transitions.
+            self.app.control.revoke(list(task_ids), terminate=True, signal="SIGTERM")
+        except (KombuError, OSError, NotImplementedError) as err:
+            logger.warning("could not broadcast the revoke of %s: %s", task_ids, err)
+
+    def retry_backtest(self, job_id: int, viewer: Viewer | None, rw=None) -> Backtest:
+        task_id = str(uuid.uuid4())
+        with self.db.write(rw) as s:
+            job = bt.retry_backtest(s, job_id, viewer)
+            bt.set_task_id(s, job_id, task_id)
+            if self.transactional:
+                publish_in_transaction(s, self.app, RUN_BACKTEST, args=(job_id,), task_id=task_id)
+        if not self.transactional:
+            self._send_after_commit([(RUN_BACKTEST, job_id, task_id)], rw)
+        return job
+
+    def requeue_stuck(
+        self, alive_workers: set[str], grace: timedelta = timedelta(minutes=2)
+    ) -> dict[str, list[int]]:
+        """Requeue backtests and chunks running on workers that are gone; return their ids."""
+        before = datetime.now(UTC) - grace
+        done: dict[str, list[int]] = {"backtests": [], "chunks": []}
+        messages = []
+        with self.db.write() as s:
+            for job in bt.stuck_backtests(s, alive_workers, before):
+                if bt.requeue_backtest(s, job.id):
+                    task_id = str(uuid.uuid4())
+                    bt.set_task_id(s, job.id, task_id)
+                    done["backtests"].append(job.id)
+                    messages.append((RUN_BACKTEST, job.id, task_id))
+            for chunk in sweeps.stuck_chunks(s, alive_workers, before):
+                if sweeps.requeue_chunk(s, chunk.id):
+                    task_id = str(uuid.uuid4())
+                    sweeps.set_chunk_task_id(s, chunk.id, task_id)
+                    done["chunks"].append(chunk.id)
+                    messages.append((RUN_SWEEP_CHUNK, chunk.id, task_id))
+            if self.transactional:
+                for name, object_id, task_id in messages:
+                    publish_in_transaction(s, self.app, name, args=(object_id,), task_id=task_id)
+        if messages and not self.transactional:
+            self._send_after_commit(messages, None)
+        return done
+
+
+def job_service(settings: Settings | None = None) -> JobService:
+    """The service on the configured database and Celery app."""
+    from tasks import runtime
+    from tasks.celery_app import app, make_celery
+
+    settings = settings or runtime.settings()
+    celery = app if settings == runtime.settings() else make_celery(settings)
+    db = runtime.database() if settings == runtime.settings() else Database.from_settings(settings)
+    return JobService(db, celery, settings)
+
+
+def describe(job: Backtest | Sweep) -> dict[str, Any]:
+    """A JSON-safe summary of a job for the CLI and the API."""
+    common = {
+        "id": job.id,
+        "status": Status(job.status).value,
+        "strategy": job.strategy,
+        "symbol": job.symbol,
+        "timeframe": job.timeframe,
+        "start": job.start_at.isoformat(),
+        "end": job.end_at.isoformat(),
+        "settings": job.settings,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "error": job.error,
+    }
+    if isinstance(job, Sweep):
+        return {
+            "kind": "sweep",
+            **common,
+            "total": job.total,
+            "progress": job.progress,
+            "counts": {s.value: getattr(job, f"n_{s.value}") for s in Status},
+            "metric": job.metric,
+            "best_params": job.best_params,
+            "best_value": job.best_value,
+        }
+    return {
+        "kind": "backtest",
+        **common,
+        "params": job.params,
+        "attempts": job.attempts,
+        "worker": job.worker,
+        "progress": job.progress,
+        "sweep_id": job.sweep_id,
+        "result_fingerprint": job.result_fingerprint,
+    }
