@@ -1,0 +1,293 @@
+"""The OpenAPI 3.0 document of /api/v1, kept beside the routes it describes.
+
+A test checks that every route of the blueprint is described here and that every described path
+exists; schemathesis checks live responses against the schemas.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from engine.metrics import METRIC_KEYS
+from quantgrid.db.backtests import MAX_PAGE
+from quantgrid.db.models import Status
+
+_STATUS = {"type": "string", "enum": [s.value for s in Status]}
+_NSTR = {"type": "string", "nullable": True}
+_NUM = {"type": "number"}
+_NNUM = {"type": "number", "nullable": True}
+
+
+def _choice(*values: str) -> dict:
+    """A setting picked from ``values``; null (or omitting it) means the default."""
+    return {"type": "string", "nullable": True, "enum": [*values, None]}
+
+_DATE = {"type": "string", "description": "YYYY-MM-DD or an ISO 8601 date-time (UTC if no zone)",
+         "example": "2020-01-01"}
+# The demo candles (`quantgrid candles generate`) start on 2020-01-01: examples that run there.
+_END_DATE = {**_DATE, "example": "2020-03-01"}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": _json(_ref("Error"), "The request is not valid"),
+    "401": _json(_ref("Error"), "No valid token or session"),
+    "404": _json(_ref("Error"), "No such object (or not yours)"),
+    "503": _json(_ref("Error"), "A service is unavailable; see Retry-After"),
+    "default": _json(_ref("Error"), "Another error"),
+}
+_PAGE_PARAMS = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                 "maximum": MAX_PAGE, "default": 20}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                  "maximum": 10**9, "default": 0}},
+]
+
+
+def _id(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+
+
+def _op(summary: str, ok: dict, *, params=(), body: str | None = None, status="200",
+        errors=("400", "401", "404", "503")) -> dict:
+    op: dict[str, Any] = {"summary": summary, "responses": {status: ok}}
+    for code in (*errors, "default"):
+        op["responses"][code] = _ERRORS[code]
+    if params:
+        op["parameters"] = list(params)
+    if body:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": _ref(body)}}}
+    return op
+
+
+def _page_of(item: str) -> dict:
+    return {"type": "object", "required": ["items", "total", "limit", "offset"],
+            "properties": {"items": {"type": "array", "items": _ref(item)},
+                           "total": {"type": "integer"}, "limit": {"type": "integer"},
+                           "offset": {"type": "integer"}}}
+
+
+def _schemas() -> dict:
+    job_common = {
+        "id": {"type": "integer"}, "status": _STATUS, "strategy": {"type": "string"},
+        "symbol": {"type": "string"}, "timeframe": {"type": "string"},
+        "start": {"type": "string"}, "end": {"type": "string"}, "settings": {"type": "object"},
+        "created_at": _NSTR, "started_at": _NSTR, "finished_at": _NSTR, "error": _NSTR,
+        "progress": _NUM,
+    }
+    settings = {
+        "type": "object", "additionalProperties": False, "nullable": True,
+        "description": "Simulator settings (engine.simulator.SimConfig); omitted ones (or all,"
+                       " when null) default.",
+        "properties": {
+            "cash": {"type": "number", "example": 10000}, "commission": _NUM,
+            "fixed_fee": _NUM, "slippage": _NUM,
+            "sizing": _choice("all_in", "equity_fraction", "cash", "units"),
+            "size": _NNUM, "fractional": {"type": "boolean"},
+            "direction": _choice("both", "long", "short"),
+            "fill": _choice("next_open", "close"),
+            "stop_loss": _NNUM, "take_profit": _NNUM, "trailing_stop": _NNUM,
+        },
+    }
+    request_common = {
+        "strategy": {"type": "string", "example": "sma_cross"},
+        "symbol": {"type": "string", "example": "DEMO"},
+        "timeframe": {"type": "string", "example": "1h"},
+        "start": _DATE, "end": _END_DATE, "settings": settings,
+    }
+    metrics = {"type": "object", "additionalProperties": {"type": "number", "nullable": True}}
+    return {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                           "fields": {"type": "object",
+                                      "additionalProperties": {"type": "string"}}}}}},
+        "Me": {"type": "object", "required": ["id", "username", "role"],
+               "properties": {"id": {"type": "integer"}, "username": {"type": "string"},
+                              "role": {"type": "string", "enum": ["user", "admin"]}}},
+        "Backtest": {"type": "object", "required": ["kind", "id", "status", "params"],
+                     "properties": {**job_common, "kind": {"type": "string", "enum": ["backtest"]},
+                                    "params": {"type": "object"}, "attempts": {"type": "integer"},
+                                    "worker": _NSTR, "sweep_id": {"type": "integer",
+                                                                  "nullable": True},
+                                    "result_fingerprint": _NSTR}},
+        "Sweep": {"type": "object", "required": ["kind", "id", "status", "total"],
+                  "properties": {**job_common, "kind": {"type": "string", "enum": ["sweep"]},
+                                 "total": {"type": "integer"}, "counts": {
+                                     "type": "object",
+                                     "additionalProperties": {"type": "integer"}},
+                                 "metric": {"type": "string"}, "best_params": {
+                                     "type": "object", "nullable": True},
+                                 "best_value": _NNUM}},
+        "JobLine": {"type": "object",
+                    "required": ["kind", "id", "status", "progress", "created_at"],
+                    "properties": {"kind": {"type": "string", "enum": ["backtest", "sweep"]},
+                                   "id": {"type": "integer"}, "status": _STATUS,
+                                   "strategy": {"type": "string"}, "symbol": {"type": "string"},
+                                   "timeframe": {"type": "string"},
+                                   "created_at": {"type": "string"}, "progress": _NUM,
+                                   "error": _NSTR}},
+        "BacktestPage": _page_of("Backtest"),
+        "SweepPage": _page_of("Sweep"),
+        "JobPage": _page_of("JobLine"),
+        "BacktestRequest": {
+            "type": "object", "required": ["strategy", "symbol", "timeframe", "start", "end"],
+            "properties": {**request_common, "params": {
+                "type": "object", "example": {"fast": 10, "slow": 30}, "nullable": True,
+                "description": "Omitted ones (or all, when null) take the strategy's defaults.",
+                "additionalProperties": {"type": "number"}}}},
+        "SweepRequest": {
+            "type": "object",
+            "required": ["strategy", "symbol", "timeframe", "start", "end", "grid"],
+            "properties": {**request_common,
+                           "metric": {"type": "string", "nullable": True,
+                                      "enum": [*METRIC_KEYS, None], "default": "sharpe",
+                                      "description": "The metric that ranks the grid;"
+                                                     " omitted or null: sharpe"},
+                           "grid": {"type": "object", "example": {"fast": "5:20:5",
+                                                                  "slow": [30, 50]},
+                                    "description": "Per parameter: a range 'start:stop:step',"
+                                                   " a list 'a,b,c' or [a, b, c], or a number",
+                                    "additionalProperties": {"oneOf": [
+                                        {"type": "string"}, {"type": "number"},
+                                        {"type": "array", "items": {"type": "number"}}]}}}},
+        "SweepPreview": {"type": "object",
+                         "required": ["combinations", "dropped", "max_sweep_size", "allowed"],
+                         "properties": {"combinations": {"type": "integer"},
+                                        "dropped": {"type": "integer"},
+                                        "dropped_reason": _NSTR,
+                                        "max_sweep_size": {"type": "integer"},
+                                        "allowed": {"type": "boolean"},
+                                        "grid": {"type": "array", "items": {"type": "string"}},
+                                        "metric": {"type": "string"}}},
+        "Equity": {"type": "object", "required": ["time", "equity", "drawdown_pct"],
+                   "description": "time is Unix seconds (UTC)",
+                   "properties": {"time": {"type": "array", "items": {"type": "integer"}},
+                                  "equity": {"type": "array", "items": _NNUM},
+                                  "drawdown_pct": {"type": "array", "items": _NNUM}}},
+        "Trades": {"type": "object", "required": ["items"],
+                   "properties": {"items": {"type": "array", "items": {"type": "object"}}}},
+        "Result": {"type": "object",
+                   "required": ["backtest_id", "metrics", "equity", "trades", "fingerprint"],
+                   "properties": {"backtest_id": {"type": "integer"},
+                                  "fingerprint": {"type": "string"},
+                                  "engine_version": {"type": "string"},
+                                  "candles_fingerprint": {"type": "string"},
+                                  "reused": {"type": "boolean"}, "metrics": metrics,
+                                  "equity": _ref("Equity"),
+                                  "trades": {"type": "array", "items": {"type": "object"}}}},
+        "Candles": {"type": "object", "required": ["time", "open", "high", "low", "close"],
+                    "properties": {k: {"type": "array", "items": _NNUM}
+                                   for k in ("time", "open", "high", "low", "close")}},
+        "SweepResults": {"type": "object", "required": ["sweep", "metrics", "items"],
+                         "properties": {"sweep": _ref("Sweep"),
+                                        "metrics": {"type": "array",
+                                                    "items": {"type": "string"}},
+                                        "items": {"type": "array", "items": {
+                                            "type": "object",
+                                            "required": ["index", "params", "status",
+                                                         "metrics"],
+                                            "properties": {"index": {"type": "integer"},
+                                                           "params": {"type": "object"},
+                                                           "status": _STATUS,
+                                                           "metrics": metrics}}}}},
+        "Strategies": {"type": "object", "required": ["items"], "properties": {"items": {
+            "type": "array", "items": {"type": "object", "required": ["name", "params"],
+                                       "properties": {"name": {"type": "string"},
+                                                      "description": {"type": "string"},
+                                                      "params": {"type": "array",
+                                                                 "items": {"type": "object"}},
+                                                      "constraints": {
+                                                          "type": "array",
+                                                          "items": {"type": "object"}}}}}}},
+        "Symbols": {"type": "object", "required": ["items"], "properties": {"items": {
+            "type": "array", "items": {"type": "object",
+                                       "required": ["symbol", "timeframes"],
+                                       "properties": {"symbol": {"type": "string"},
+                                                      "timeframes": {"type": "array",
+                                                                     "items": {"type": "string"}},
+                                                      "stored": {"type": "array",
+                                                                 "items": {"type": "string"}},
+                                                      "first": {"type": "integer"},
+                                                      "last": {"type": "integer"}}}}}},
+    }
+
+
+@cache
+def document() -> dict:
+    """Return the OpenAPI document (built once per process)."""
+    bid, sid = _id("backtest_id"), _id("sweep_id")
+    submit_errors = ("400", "401", "503")
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "QuantGrid API", "version": "1",
+                 "description": "Submit, watch and explore backtests and sweeps. Authenticate "
+                                "with 'Authorization: Bearer <token>' (create one on the "
+                                "account page or with `quantgrid tokens create`)."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": _schemas(),
+        },
+        "paths": {
+            "/me": {"get": _op("Who the token belongs to", _json(_ref("Me")),
+                               errors=("401",))},
+            "/strategies": {"get": _op("Strategies and their parameter schemas",
+                                       _json(_ref("Strategies")), errors=("401",))},
+            "/symbols": {"get": _op("Symbols and timeframes the candle store holds",
+                                    _json(_ref("Symbols")), errors=("401", "503"))},
+            "/jobs": {"get": _op("Your backtests and sweeps, newest first",
+                                 _json(_ref("JobPage")), params=_PAGE_PARAMS,
+                                 errors=("400", "401", "503"))},
+            "/backtests": {
+                "get": _op("Your backtests (not those of sweeps), newest first",
+                           _json(_ref("BacktestPage")),
+                           params=[*_PAGE_PARAMS, {"name": "status", "in": "query",
+                                                   "schema": _STATUS}],
+                           errors=("400", "401", "503")),
+                "post": _op("Submit a backtest", _json(_ref("Backtest"), "Queued"),
+                            body="BacktestRequest", status="201", errors=submit_errors),
+            },
+            "/backtests/{backtest_id}": {"get": _op("One backtest", _json(_ref("Backtest")),
+                                                    params=[bid])},
+            "/backtests/{backtest_id}/cancel": {"post": _op(
+                "Cancel a queued or running backtest", _json(_ref("Backtest")), params=[bid],
+                errors=("401", "404", "503"))},
+            "/backtests/{backtest_id}/result": {"get": _op(
+                "The whole result: metrics, equity, trades", _json(_ref("Result")),
+                params=[bid])},
+            "/backtests/{backtest_id}/trades": {"get": _op("The trades", _json(_ref("Trades")),
+                                                           params=[bid])},
+            "/backtests/{backtest_id}/equity": {"get": _op(
+                "The equity and drawdown curves", _json(_ref("Equity")), params=[bid])},
+            "/backtests/{backtest_id}/candles": {"get": _op(
+                "The candles the backtest ran over", _json(_ref("Candles")), params=[bid])},
+            "/sweeps": {
+                "get": _op("Your sweeps, newest first", _json(_ref("SweepPage")),
+                           params=_PAGE_PARAMS, errors=("400", "401", "503")),
+                "post": _op("Submit a sweep", _json(_ref("Sweep"), "Queued"),
+                            body="SweepRequest", status="201", errors=submit_errors),
+            },
+            "/sweeps/preview": {"post": _op(
+                "Count a sweep's combinations and check it against your quota",
+                _json(_ref("SweepPreview")), body="SweepRequest", errors=submit_errors)},
+            "/sweeps/{sweep_id}": {"get": _op("One sweep", _json(_ref("Sweep")), params=[sid])},
+            "/sweeps/{sweep_id}/cancel": {"post": _op(
+                "Cancel a sweep", _json(_ref("Sweep")), params=[sid],
+                errors=("401", "404", "503"))},
+            "/sweeps/{sweep_id}/results": {"get": _op(
+                "Every combination with its metrics, in grid order",
+                _json(_ref("SweepResults")), params=[sid])},
+        },
+    }

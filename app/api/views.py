@@ -1,0 +1,239 @@
+"""API routes: thin wrappers over validation, the job service and the data layer."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from app.api import bp
+from app.api.openapi import document
+from app.auth import api_viewer
+from app.extensions import csrf, quantgrid, rw
+from app.present import candles_dict, equity_dict, job_dict, report_dict
+from app.validation import backtest_spec, series_choices, sweep_request
+from engine import strategies
+from engine.metrics import METRIC_KEYS
+from quantgrid.db import backtests as bt
+from quantgrid.db import results, sweeps, web
+from quantgrid.db.models import Status
+from quantgrid.errors import InvalidInput
+
+# The API authenticates each request itself (see api_viewer), checking CSRF for sessions.
+csrf.exempt(bp)
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _page() -> tuple[int, int]:
+    return _int_arg("limit", 20, 1, bt.MAX_PAGE), _int_arg("offset", 0, 0, 10**9)
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("send a JSON object with Content-Type: application/json")
+    return body
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.0 description of this API."""
+    return jsonify(document())
+
+
+@bp.get("/me")
+def me():
+    user = api_viewer()
+    return {"id": user.id, "username": user.username, "role": user.role}
+
+
+@bp.get("/strategies")
+def list_strategies():
+    api_viewer()
+    return {"items": [s.schema() for s in strategies.available().values()]}
+
+
+@bp.get("/symbols")
+def list_symbols():
+    api_viewer()
+    series = series_choices(quantgrid.store)
+    return {
+        "items": [
+            {"symbol": sym, "timeframes": e["timeframes"], "stored": e["stored"],
+             "first": e["first"] // 1_000_000_000, "last": e["last"] // 1_000_000_000}
+            for sym, e in sorted(series.items())
+        ]
+    }
+
+
+@bp.get("/jobs")
+def list_jobs():
+    viewer = api_viewer()
+    limit, offset = _page()
+
+    def read(s):
+        return bt.list_jobs(s, viewer, limit=limit, offset=offset), web.count_jobs(s, viewer)
+
+    rows, total = quantgrid.db.run_read(read, rw=rw())
+    items = [
+        {"kind": r.kind, "id": r.id, "status": r.status.value, "strategy": r.strategy,
+         "symbol": r.symbol, "timeframe": r.timeframe, "created_at": r.created_at.isoformat(),
+         "progress": r.progress, "error": r.error}
+        for r in rows
+    ]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+# -- backtests ----------------------------------------------------------------------------------
+@bp.post("/backtests")
+def create_backtest():
+    viewer = api_viewer()
+    spec = backtest_spec(_json_body(), quantgrid.store)
+    job = quantgrid.jobs.submit_backtest(
+        viewer.id, spec, rw=rw(), request_id=request.headers.get("X-Request-Id")
+    )
+    return jsonify(job_dict(job)), 201, {"Location": f"/api/v1/backtests/{job.id}"}
+
+
+@bp.get("/backtests")
+def list_backtests():
+    viewer = api_viewer()
+    limit, offset = _page()
+    status = request.args.get("status")
+    if status is not None and status not in {s.value for s in Status}:
+        raise InvalidInput(f"status must be one of {', '.join(s.value for s in Status)}, "
+                           f"got {status!r}")
+
+    def read(s):
+        return (
+            bt.list_backtests(s, viewer, status=status, limit=limit, offset=offset),
+            bt.count_backtests(s, viewer, status=status),
+        )
+
+    rows, total = quantgrid.db.run_read(read, rw=rw())
+    return {"items": [job_dict(j) for j in rows], "total": total, "limit": limit,
+            "offset": offset}
+
+
+@bp.get("/backtests/<int:job_id>")
+def show_backtest(job_id: int):
+    viewer = api_viewer()
+    return job_dict(quantgrid.db.run_read(bt.get_backtest, job_id, viewer, rw=rw()))
+
+
+@bp.post("/backtests/<int:job_id>/cancel")
+def cancel_backtest(job_id: int):
+    viewer = api_viewer()
+    quantgrid.jobs.cancel_backtest(job_id, viewer, rw=rw())
+    return job_dict(quantgrid.db.run_read(bt.get_backtest, job_id, viewer, rw=rw()))
+
+
+def report_for(job_id: int, viewer):
+    return quantgrid.db.run_read(results.report_for_backtest, job_id, viewer, rw=rw())
+
+
+@bp.get("/backtests/<int:job_id>/result")
+def backtest_result(job_id: int):
+    return report_dict(report_for(job_id, api_viewer()))
+
+
+@bp.get("/backtests/<int:job_id>/trades")
+def backtest_trades(job_id: int):
+    return {"items": report_for(job_id, api_viewer()).trades}
+
+
+@bp.get("/backtests/<int:job_id>/equity")
+def backtest_equity(job_id: int):
+    return equity_dict(report_for(job_id, api_viewer()))
+
+
+@bp.get("/backtests/<int:job_id>/candles")
+def backtest_candles(job_id: int):
+    viewer = api_viewer()
+    job = quantgrid.db.run_read(bt.get_backtest, job_id, viewer, rw=rw())
+    candles = quantgrid.store.read(job.symbol, job.timeframe, job.start_at, job.end_at,
+                                   gaps="allow")
+    return candles_dict(candles)
+
+
+# -- sweeps -------------------------------------------------------------------------------------
+@bp.post("/sweeps/preview")
+def preview_sweep():
+    """How many combinations a sweep request makes, and whether the user's quota allows it."""
+    viewer = api_viewer()
+    _spec, specs, combos, metric = sweep_request(_json_body(), quantgrid.store)
+    limit = quantgrid.db.run_read(
+        lambda s: quantgrid.limits.for_user(_user_row(s, viewer.id)).max_sweep_size, rw=rw()
+    )
+    return {"combinations": len(combos), "dropped": combos.dropped,
+            "dropped_reason": combos.drop_reason, "max_sweep_size": limit,
+            "allowed": len(combos) <= limit, "grid": specs, "metric": metric}
+
+
+def _user_row(s, user_id):
+    from quantgrid.db.users import get_user
+
+    return get_user(s, user_id)
+
+
+@bp.post("/sweeps")
+def create_sweep():
+    viewer = api_viewer()
+    spec, specs, _combos, metric = sweep_request(_json_body(), quantgrid.store)
+    sweep = quantgrid.jobs.submit_sweep(viewer.id, spec, specs, metric=metric, rw=rw())
+    return jsonify(job_dict(sweep)), 201, {"Location": f"/api/v1/sweeps/{sweep.id}"}
+
+
+@bp.get("/sweeps")
+def list_sweeps():
+    viewer = api_viewer()
+    limit, offset = _page()
+
+    def read(s):
+        return (sweeps.list_sweeps(s, viewer, limit=limit, offset=offset),
+                web.count_sweeps(s, viewer))
+
+    rows, total = quantgrid.db.run_read(read, rw=rw())
+    return {"items": [job_dict(j) for j in rows], "total": total, "limit": limit,
+            "offset": offset}
+
+
+@bp.get("/sweeps/<int:sweep_id>")
+def show_sweep(sweep_id: int):
+    viewer = api_viewer()
+    return job_dict(quantgrid.db.run_read(sweeps.get_sweep, sweep_id, viewer, rw=rw()))
+
+
+@bp.post("/sweeps/<int:sweep_id>/cancel")
+def cancel_sweep(sweep_id: int):
+    viewer = api_viewer()
+    quantgrid.jobs.cancel_sweep(sweep_id, viewer, rw=rw())
+    return job_dict(quantgrid.db.run_read(sweeps.get_sweep, sweep_id, viewer, rw=rw()))
+
+
+@bp.get("/sweeps/<int:sweep_id>/results")
+def sweep_results(sweep_id: int):
+    """Every combination in grid order with its metrics (null until its chunk is done)."""
+    viewer = api_viewer()
+
+    def read(s):
+        sweep = sweeps.get_sweep(s, sweep_id, viewer)
+        return sweep, sweeps.grid_results(s, sweep_id)
+
+    sweep, rows = quantgrid.db.run_read(read, rw=rw())
+    return {
+        "sweep": job_dict(sweep),
+        "metrics": list(METRIC_KEYS),
+        "items": [{"index": r.index, "params": r.params, "status": r.status.value,
+                   "metrics": r.metrics} for r in rows],
+    }

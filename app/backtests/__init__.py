@@ -1,0 +1,1 @@
+"""Backtest pages: the form, the result, downloads."""

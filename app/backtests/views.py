@@ -1,0 +1,160 @@
+"""New backtest form, result page, CSV/JSON downloads, cancel."""
+
+from __future__ import annotations
+
+import json
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from app.extensions import quantgrid, rw
+from app.present import equity_csv, job_dict, report_dict, trades_csv
+from app.validation import SETTINGS_DEFAULTS, FormInvalid, backtest_spec, series_choices
+from engine import strategies
+from quantgrid.db import backtests as bt
+from quantgrid.db import results
+from quantgrid.errors import QuotaExceeded
+
+bp = Blueprint("backtests", __name__, url_prefix="/backtests")
+
+
+def form_data(form) -> dict:
+    """Nest a submitted form (p.<strategy>.<param>, settings.<name>) like the API's JSON."""
+    return {**form_common(form), "params": strategy_fields(form, "p")}
+
+
+def form_common(form) -> dict:
+    """The fields a backtest form and a sweep form share, nested like the API's JSON."""
+    return {
+        "strategy": form.get("strategy", ""),
+        "symbol": form.get("symbol", ""),
+        "timeframe": form.get("timeframe", ""),
+        "start": form.get("start", ""),
+        "end": form.get("end", ""),
+        "settings": {k[9:]: v for k, v in form.items() if k.startswith("settings.")}
+        | {"fractional": form.get("settings.fractional", "")},
+    }
+
+
+def strategy_fields(form, kind: str) -> dict:
+    """The non-empty ``<kind>.<strategy>.<name>`` fields of the chosen strategy, by name."""
+    prefix = f"{kind}.{form.get('strategy', '')}."
+    return {k[len(prefix):]: v for k, v in form.items() if k.startswith(prefix) and v}
+
+
+def form_context(values: dict | None = None, errors: dict | None = None, message=None) -> dict:
+    return {
+        "strategies": [s.schema() for s in strategies.available().values()],
+        "series": series_choices(quantgrid.store),
+        "values": values or {},
+        "errors": errors or {},
+        "message": message,
+        "settings_defaults": SETTINGS_DEFAULTS,
+    }
+
+
+def _values_from_job(job) -> dict:
+    return {
+        "strategy": job.strategy, "symbol": job.symbol, "timeframe": job.timeframe,
+        "start": job.start_at.strftime("%Y-%m-%d"), "end": job.end_at.strftime("%Y-%m-%d"),
+        "params": dict(job.params or {}), "settings": dict(job.settings or {}),
+    }
+
+
+@bp.get("/new")
+@login_required
+def new():
+    values = {}
+    if request.args.get("from"):
+        try:
+            job_id = int(request.args["from"])
+        except ValueError:
+            job_id = 0
+        job = quantgrid.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
+        values = _values_from_job(job)
+    elif request.args.get("strategy"):
+        # From a sweep's table: the strategy, the series and one combination's parameters.
+        values = {k: request.args.get(k, "") for k in ("strategy", "symbol", "timeframe",
+                                                        "start", "end")}
+        try:
+            values["params"] = json.loads(request.args.get("params") or "{}")
+        except ValueError:
+            values["params"] = {}
+    return render_template("backtests/new.html", **form_context(values))
+
+
+@bp.post("/new")
+@login_required
+def create():
+    data = form_data(request.form)
+    try:
+        spec = backtest_spec(data, quantgrid.store)
+        job = quantgrid.jobs.submit_backtest(current_user.id, spec, rw=rw())
+    except FormInvalid as err:
+        return render_template("backtests/new.html", **form_context(data, err.fields)), 400
+    except QuotaExceeded as err:
+        ctx = form_context(data, message=err.message)
+        return render_template("backtests/new.html", **ctx), 429
+    flash(f"Backtest {job.id} queued.")
+    return redirect(url_for("backtests.show", job_id=job.id))
+
+
+@bp.get("/<int:job_id>")
+@login_required
+def show(job_id: int):
+    job = quantgrid.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
+    report = None
+    if job.result_fingerprint:
+        report = quantgrid.db.run_read(results.report_for_backtest, job_id, current_user,
+                                       rw=rw())
+    others = quantgrid.db.run_read(
+        lambda s: bt.list_backtests(s, current_user, status="succeeded", limit=50), rw=rw()
+    )
+    return render_template("backtests/show.html", job=job, info=job_dict(job), report=report,
+                           others=[o for o in others if o.id != job_id])
+
+
+@bp.post("/<int:job_id>/cancel")
+@login_required
+def cancel(job_id: int):
+    quantgrid.jobs.cancel_backtest(job_id, current_user._get_current_object(), rw=rw())
+    flash(f"Backtest {job_id} cancelled.")
+    return redirect(url_for("backtests.show", job_id=job_id))
+
+
+def _report(job_id: int):
+    return quantgrid.db.run_read(results.report_for_backtest, job_id, current_user, rw=rw())
+
+
+def _download(body: str, mimetype: str, filename: str) -> Response:
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/<int:job_id>/trades.csv")
+@login_required
+def trades_download(job_id: int):
+    return _download(trades_csv(_report(job_id)), "text/csv", f"backtest-{job_id}-trades.csv")
+
+
+@bp.get("/<int:job_id>/equity.csv")
+@login_required
+def equity_download(job_id: int):
+    return _download(equity_csv(_report(job_id)), "text/csv", f"backtest-{job_id}-equity.csv")
+
+
+@bp.get("/<int:job_id>/result.json")
+@login_required
+def result_download(job_id: int):
+    job = quantgrid.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
+    body = {"backtest": job_dict(job), "result": report_dict(_report(job_id))}
+    return _download(json.dumps(body, indent=1), "application/json",
+                     f"backtest-{job_id}.json")

@@ -1,0 +1,1 @@
+"""Compare two or more backtest results side by side."""

@@ -1,0 +1,38 @@
+"""The compare page: metrics side by side, equity curves on one chart."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_login import current_user, login_required
+
+from app.extensions import quantgrid, rw
+from quantgrid.db import backtests as bt
+from quantgrid.db import results
+from quantgrid.errors import InvalidInput
+
+bp = Blueprint("compare", __name__)
+MAX_COMPARED = 8
+
+
+@bp.get("/compare")
+@login_required
+def index():
+    raw = request.args.getlist("id")
+    try:
+        ids = list(dict.fromkeys(int(x) for x in raw if x))
+    except ValueError:
+        raise InvalidInput("compare takes backtest ids: /compare?id=1&id=2") from None
+    if len(ids) > MAX_COMPARED:
+        raise InvalidInput(f"compare at most {MAX_COMPARED} backtests at once")
+    viewer = current_user._get_current_object()
+
+    def read(s):
+        jobs = [bt.get_backtest(s, i, viewer) for i in ids]
+        reports = [results.report_for_backtest(s, i, viewer) for i in ids]
+        choices = bt.list_backtests(s, viewer, status="succeeded", limit=50)
+        return jobs, reports, choices
+
+    jobs, reports, choices = quantgrid.db.run_read(read, rw=rw())
+    metric_names = list(dict.fromkeys(k for r in reports for k in r.metrics))
+    return render_template("compare/index.html", jobs=jobs, reports=reports,
+                           metric_names=metric_names, choices=choices, ids=ids)

@@ -1,0 +1,1 @@
+"""Sweep pages: the form with a live combination count, the heatmap and top table."""

@@ -1,0 +1,107 @@
+"""New sweep form and sweep result page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.backtests.views import form_common, form_context, strategy_fields
+from app.extensions import quantgrid, rw
+from app.present import job_dict
+from app.validation import FormInvalid, sweep_request
+from engine import strategies
+from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS
+from quantgrid.db import sweeps, web
+from quantgrid.db.backtests import JobSpec
+from quantgrid.db.errors import JobNotFound
+from quantgrid.errors import InvalidInput, QuotaExceeded
+
+bp = Blueprint("sweeps", __name__, url_prefix="/sweeps")
+
+
+def form_data(form) -> dict:
+    return {**form_common(form), "metric": form.get("metric", "sharpe"),
+            "grid": strategy_fields(form, "g")}
+
+
+def _render(values=None, errors=None, message=None, status=200):
+    ctx = form_context(values, errors, message)
+    return render_template("sweeps/new.html", metrics=METRIC_KEYS, **ctx), status
+
+
+@bp.get("/new")
+@login_required
+def new():
+    return _render()
+
+
+@bp.post("/new")
+@login_required
+def create():
+    data = form_data(request.form)
+    try:
+        spec, specs, _combos, metric = sweep_request(data, quantgrid.store)
+        sweep = quantgrid.jobs.submit_sweep(current_user.id, spec, specs, metric=metric, rw=rw())
+    except FormInvalid as err:
+        return _render(data, err.fields, status=400)
+    except QuotaExceeded as err:
+        return _render(data, message=err.message, status=429)
+    flash(f"Sweep {sweep.id} queued: {sweep.total} combinations.")
+    return redirect(url_for("sweeps.show", sweep_id=sweep.id))
+
+
+@bp.get("/<int:sweep_id>")
+@login_required
+def show(sweep_id: int):
+    viewer = current_user._get_current_object()
+
+    def read(s):
+        sweep = sweeps.get_sweep(s, sweep_id, viewer)
+        return sweep, sweeps.top_results(s, sweep_id, n=20)
+
+    sweep, top = quantgrid.db.run_read(read, rw=rw())
+    axes = list(top[0].params) if top else []
+    return render_template("sweeps/show.html", sweep=sweep, info=job_dict(sweep), top=top,
+                           axes=axes, metrics=METRIC_KEYS, higher=sorted(HIGHER_IS_BETTER))
+
+
+@bp.post("/<int:sweep_id>/rows/<int:index>/backtest")
+@login_required
+def row_backtest(sweep_id: int, index: int):
+    """Open the full backtest of combination ``index``: the signed-in user's existing queued,
+    running or succeeded one with exactly these inputs, else a new one (an admin's is their own)."""
+    viewer = current_user._get_current_object()
+
+    def read(s):
+        sweep = sweeps.get_sweep(s, sweep_id, viewer)
+        row = next((r for r in sweeps.grid_results(s, sweep_id) if r.index == index), None)
+        if row is None:
+            raise JobNotFound(f"sweep {sweep_id} has no combination {index}")
+        spec = JobSpec(sweep.strategy, sweep.symbol, sweep.timeframe, sweep.start_at,
+                       sweep.end_at, _checked_params(sweep.strategy, row.params), sweep.settings)
+        return spec, web.find_backtest(s, viewer.id, spec)
+
+    spec, job = quantgrid.db.run_read(read, rw=rw())
+    if job is None:
+        try:
+            job = quantgrid.jobs.submit_backtest(viewer.id, spec, rw=rw())
+        except (QuotaExceeded, InvalidInput) as err:
+            flash(err.message)
+            return redirect(url_for("sweeps.show", sweep_id=sweep_id), 303)
+    return redirect(url_for("backtests.show", job_id=job.id), 303)
+
+
+def _checked_params(strategy: str, params: dict) -> dict:
+    """The combination as the job service stores it (defaults filled), so lookups match."""
+    try:
+        return dict(strategies.get(strategy).validate(params))
+    except (KeyError, ValueError, TypeError) as err:
+        raise InvalidInput(str(err).strip("'\"")) from None
+
+
+@bp.post("/<int:sweep_id>/cancel")
+@login_required
+def cancel(sweep_id: int):
+    quantgrid.jobs.cancel_sweep(sweep_id, current_user._get_current_object(), rw=rw())
+    flash(f"Sweep {sweep_id} cancelled.")
+    return redirect(url_for("sweeps.show", sweep_id=sweep_id))

@@ -1,0 +1,30 @@
+"""Gunicorn settings for the web app: `gunicorn -c gunicorn.conf.py 'app:create_app()'`.
+
+Overridable with GUNICORN_BIND / GUNICORN_WORKERS (read here by Gunicorn, not by the app).
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", min(multiprocessing.cpu_count() * 2 + 1, 4)))
+worker_class = "gthread"
+threads = 4
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+# Bounded request line and headers; the body limit is the app's MAX_CONTENT_LENGTH.
+limit_request_line = 8190
+limit_request_fields = 100
+accesslog = "-"
+# No query strings or headers in the access log: a token must never land in a log file.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def child_exit(server, worker):
+    """Mark a dead worker's Prometheus multiprocess files (app/metrics.py) so its gauges go."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
