@@ -1,0 +1,1 @@
+"""Security of the web app and API against real PostgreSQL and influxd."""
