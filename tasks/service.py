@@ -35,8 +35,16 @@ from quantgrid.errors import InvalidInput, Unavailable
 from tasks.jobs import RUN_BACKTEST, RUN_SWEEP_CHUNK, sim_config
 
 logger = logging.getLogger(__name__)
-# Task ids of proxied submissions: uuid5(this, f"{user_id}:{X-Request-Id}").
+# Idempotency keys of proxied submissions (a backtest's task id, a sweep's request_key):
+# uuid5(this, f"{user_id}:{X-Request-Id}").
 _REQUEST_NAMESPACE = uuid.UUID("8f3d2a4e-5b7c-4e1f-9a6d-2c0b1e7f4a93")
+
+
+def _request_key(user_id: int, request_id: str | None) -> str | None:
+    """The idempotency key of a user's request (None without a request id)."""
+    if not request_id:
+        return None
+    return str(uuid.uuid5(_REQUEST_NAMESPACE, f"{user_id}:{request_id}"))
 
 
 class BrokerUnavailable(Unavailable):
@@ -71,14 +79,10 @@ class JobService:
         submission idempotent: a retry of the same request returns the job the first created.
         """
         spec = self._validated(spec)
-        if request_id:
-            task_id = str(uuid.uuid5(_REQUEST_NAMESPACE, f"{user_id}:{request_id}"))
-        else:
-            task_id = str(uuid.uuid4())
+        key = _request_key(user_id, request_id)
+        task_id = key or str(uuid.uuid4())
         with self.db.write(rw) as s:
-            job = bt.submit_backtest(
-                s, user_id, spec, self.limits, task_id=task_id if request_id else None
-            )
+            job = bt.submit_backtest(s, user_id, spec, self.limits, task_id=key)
             if job.task_id is not None:  # this very request was accepted before
                 return job
             bt.set_task_id(s, job.id, task_id)
@@ -98,8 +102,12 @@ class JobService:
         metric: str = "sharpe",
         chunk_size: int = sweeps.DEFAULT_CHUNK_SIZE,
         rw: ReadYourWrites | None = None,
+        request_id: str | None = None,
     ) -> Sweep:
-        """Expand ``grid`` (``name=start:stop:step`` / ``name=a,b,c``) and queue its chunks."""
+        """Expand ``grid`` (``name=start:stop:step`` / ``name=a,b,c``) and queue its chunks.
+
+        ``request_id`` makes the submission idempotent, as for ``submit_backtest``.
+        """
         if metric not in METRIC_KEYS:
             raise InvalidInput(f"unknown metric {metric!r}; choose one of {', '.join(METRIC_KEYS)}")
         spec = self._validated(replace(spec, params={}), check_params=False)
@@ -119,6 +127,7 @@ class JobService:
                 metric=metric,
                 maximize=metric in HIGHER_IS_BETTER,
                 chunk_size=chunk_size,
+                request_key=_request_key(user_id, request_id),
             )
             for chunk in chunks:
                 task_id = str(uuid.uuid4())

@@ -51,6 +51,11 @@ _PAGE_PARAMS = [
                                                   "maximum": 10**9, "default": 0}},
 ]
 
+# NGINX sets it; a client that retries a submission itself may send its own.
+_REQUEST_ID = {"name": "X-Request-Id", "in": "header", "schema": {"type": "string"},
+               "description": "Idempotency key: a repeated submission with the same one returns"
+                              " the job the first created (201) instead of a new job."}
+
 
 def _id(name: str) -> dict:
     return {"name": name, "in": "path", "required": True,
@@ -257,7 +262,8 @@ def document() -> dict:
                                                    "schema": _STATUS}],
                            errors=("400", "401", "503")),
                 "post": _op("Submit a backtest", _json(_ref("Backtest"), "Queued"),
-                            body="BacktestRequest", status="201", errors=submit_errors),
+                            params=[_REQUEST_ID], body="BacktestRequest", status="201",
+                            errors=submit_errors),
             },
             "/backtests/{backtest_id}": {"get": _op("One backtest", _json(_ref("Backtest")),
                                                     params=[bid])},
@@ -277,7 +283,8 @@ def document() -> dict:
                 "get": _op("Your sweeps, newest first", _json(_ref("SweepPage")),
                            params=_PAGE_PARAMS, errors=("400", "401", "503")),
                 "post": _op("Submit a sweep", _json(_ref("Sweep"), "Queued"),
-                            body="SweepRequest", status="201", errors=submit_errors),
+                            params=[_REQUEST_ID], body="SweepRequest", status="201",
+                            errors=submit_errors),
             },
             "/sweeps/preview": {"post": _op(
                 "Count a sweep's combinations and check it against your quota",

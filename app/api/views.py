@@ -190,7 +190,8 @@ def _user_row(s, user_id):
 def create_sweep():
     viewer = api_viewer()
     spec, specs, _combos, metric = sweep_request(_json_body(), quantgrid.store)
-    sweep = quantgrid.jobs.submit_sweep(viewer.id, spec, specs, metric=metric, rw=rw())
+    sweep = quantgrid.jobs.submit_sweep(viewer.id, spec, specs, metric=metric, rw=rw(),
+                                        request_id=request.headers.get("X-Request-Id"))
     return jsonify(job_dict(sweep)), 201, {"Location": f"/api/v1/sweeps/{sweep.id}"}
 
 

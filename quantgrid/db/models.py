@@ -150,6 +150,9 @@ class Sweep(_Model):
     error: Mapped[str | None] = mapped_column(sa.Text)
     engine_version: Mapped[str | None] = mapped_column(sa.String(32))
     candles_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
+    # Derived from the submitting request's X-Request-Id: a submission NGINX retried on another
+    # API instance finds the sweep the first attempt created (backtests use their task_id).
+    request_key: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -157,6 +160,7 @@ class Sweep(_Model):
     __table_args__ = (
         sa.Index("ix_sweeps_owner_id_id", "owner_id", "id"),
         sa.Index("ix_sweeps_status", "status"),
+        sa.Index("ix_sweeps_request_key", "request_key"),
     )
 
     @property

@@ -47,10 +47,13 @@ def submit_sweep(
     metric: str,
     maximize: bool = True,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    request_key: str | None = None,
 ) -> tuple[Sweep, list[SweepChunk]]:
     """Check quotas and add a queued sweep with its chunks (flushed, so they have ids).
 
     ``combinations`` is the expanded grid in its canonical order (``engine.sweep.parse_grid``).
+    With ``request_key``, the user's sweep that already has it is returned with no chunks: a
+    submission repeated by a proxy is one sweep.
     """
     spec.check()
     if not combinations:
@@ -59,7 +62,13 @@ def submit_sweep(
         raise InvalidInput(f"chunk_size must be between 1 and {MAX_CHUNK_SIZE}, got {chunk_size}")
     if not metric or not isinstance(metric, str) or len(metric) > 32:
         raise InvalidInput("metric must name one of the engine's metrics")
-    user = lock_user(session, user_id)
+    user = lock_user(session, user_id)  # serialises the user's submissions: the check is exact
+    if request_key is not None:
+        existing = session.scalar(
+            sa.select(Sweep).where(Sweep.request_key == request_key, Sweep.owner_id == user.id)
+        )
+        if existing is not None:
+            return existing, []
     mine = limits.for_user(user)
     quotas.check_sweep_size(len(combinations), mine)
     quotas.check_candles(spec.timeframe, spec.start, spec.end, mine)
@@ -83,6 +92,7 @@ def submit_sweep(
         n_succeeded=0,
         n_failed=0,
         n_cancelled=0,
+        request_key=request_key,
     )
     session.add(sweep)
     session.flush()

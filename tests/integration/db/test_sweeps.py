@@ -177,3 +177,14 @@ def test_ten_thousand_combinations_is_an_ordinary_sweep(db, alice, limits):
             metric="sharpe",
         )
     assert sweep.total == 10_000 and len(chunks) == 40
+
+
+def test_a_repeated_request_key_is_the_same_sweep_for_its_owner_only(db, alice, bob, limits):
+    first, chunks = _submit(db, alice, limits, request_key="k1")
+    again, more = _submit(db, alice, limits, request_key="k1")
+    assert again.id == first.id and chunks and more == []
+    bobs, _ = _submit(db, bob, limits, request_key="k1")
+    other, _ = _submit(db, alice, limits, request_key="k2")
+    assert len({first.id, bobs.id, other.id}) == 3
+    with db.read() as s:
+        assert len(sweeps.list_chunks(s, first.id)) == len(chunks)

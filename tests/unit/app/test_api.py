@@ -188,6 +188,19 @@ def test_sweep_create_list_show_results_cancel(api):
     assert api.post(f"/api/v1/sweeps/{sweep['id']}/cancel").get_json()["status"] == "cancelled"
 
 
+@pytest.mark.parametrize(("path", "body"), [("backtests", BACKTEST), ("sweeps", SWEEP)])
+def test_a_retried_submission_is_the_same_job(api, path, body):
+    """NGINX retries a POST that died with its instance under the same X-Request-Id."""
+    def submit(request_id):
+        r = api.post(f"/api/v1/{path}", json=body, headers={"X-Request-Id": request_id})
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()["id"]
+
+    first = submit("r" * 32)
+    assert submit("r" * 32) == first and submit("s" * 32) != first
+    assert api.get(f"/api/v1/{path}").get_json()["total"] == 2
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [({"grid": {}}, "grid"), ({"grid": "fast=1"}, "grid"), ({"grid": {"fast": True}}, "grid.fast"),
