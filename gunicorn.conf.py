@@ -6,6 +6,12 @@ Overridable with GUNICORN_BIND / GUNICORN_WORKERS (read here by Gunicorn, not by
 import multiprocessing
 import os
 
+from quantgrid.gunicorn_response import install
+
+# A response's head and body leave in one write, so NGINX can retry a request whose instance
+# died before answering (see quantgrid/gunicorn_response.py).
+install()
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", min(multiprocessing.cpu_count() * 2 + 1, 4)))
 worker_class = "gthread"
