@@ -237,10 +237,8 @@ def sweep_request(data: Mapping[str, Any], store) -> tuple[JobSpec, list[str], P
     elif strategy is not None:
         specs = grid_specs(grid, errors)
         combos = expand_grid(strategy.name, specs, errors)
-    metric = data.get("metric")
-    if metric is None:
-        metric = "sharpe"
-    if metric not in METRIC_KEYS:
+    metric = data.get("metric", "sharpe")
+    if not isinstance(metric, str) or metric not in METRIC_KEYS:
         errors["metric"] = f"unknown metric {metric!r}; choose one of {', '.join(METRIC_KEYS)}"
     if errors:
         raise FormInvalid(errors)

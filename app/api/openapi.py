@@ -155,10 +155,10 @@ def _schemas() -> dict:
             "type": "object",
             "required": ["strategy", "symbol", "timeframe", "start", "end", "grid"],
             "properties": {**request_common,
-                           "metric": {"type": "string", "nullable": True,
-                                      "enum": [*METRIC_KEYS, None], "default": "sharpe",
+                           "metric": {"type": "string", "enum": list(METRIC_KEYS),
+                                      "default": "sharpe",
                                       "description": "The metric that ranks the grid;"
-                                                     " omitted or null: sharpe"},
+                                                     " omitted: sharpe"},
                            "grid": {"type": "object", "example": {"fast": "5:20:5",
                                                                   "slow": [30, 50]},
                                     "description": "Per parameter: a range 'start:stop:step',"

@@ -205,7 +205,8 @@ def test_a_retried_submission_is_the_same_job(api, path, body):
     ("change", "field"),
     [({"grid": {}}, "grid"), ({"grid": "fast=1"}, "grid"), ({"grid": {"fast": True}}, "grid.fast"),
      ({"grid": {"fast": "1:x:1"}}, "grid.fast"), ({"grid": {"fast": "0:5:1"}}, "grid.fast"),
-     ({"grid": {"bogus": "1,2"}}, "grid.bogus"), ({"metric": "luck"}, "metric")],
+     ({"grid": {"bogus": "1,2"}}, "grid.bogus"), ({"metric": "luck"}, "metric"),
+     ({"metric": None}, "metric"), ({"metric": ["sharpe"]}, "metric")],
 )
 def test_sweep_validation_errors(api, change, field):
     err = error_of(api.post("/api/v1/sweeps", json={**SWEEP, **change}), 400)
