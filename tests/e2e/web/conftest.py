@@ -32,6 +32,7 @@ SYMBOL = "DEMO"
 BARS = 30_000  # 1m bars from 2020-01-01: about 21 days
 PASSWORD = "correct horse battery"
 SWEEP_QUOTA = 500
+WORKER = f"web-e2e@{socket.gethostname()}"
 
 _stack: Stack | None = None
 
@@ -85,6 +86,20 @@ def _cli(stack: Stack, *args: str, extra_env: dict | None = None) -> str:
     if done.returncode != 0:
         raise AssertionError(f"quantgrid {' '.join(args)} failed: {done.stderr}")
     return done.stdout
+
+
+@contextlib.contextmanager
+def drained(stack: Stack):
+    """Hold the worker off the queue (``quantgrid ops drain``): what is submitted stays queued.
+
+    Tests that need a job still queued use this rather than racing the worker, which may finish
+    an identical backtest in milliseconds by reusing its stored result.
+    """
+    _cli(stack, "ops", "drain", WORKER, "--wait", "60")
+    try:
+        yield
+    finally:
+        _cli(stack, "ops", "undrain", WORKER)
 
 
 def _spawn(stack: Stack, name: str, argv: list[str], extra_env: dict | None = None) -> None:
@@ -192,7 +207,7 @@ def stack(tmp_path_factory):
         _spawn(stack, "gunicorn", [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py",
                                    *own_socket, "app:create_app()"])
         _spawn(stack, "worker", [str(VENV_BIN / "celery"), "-A", "tasks.celery_app", "worker",
-                                 "--concurrency=2", "--loglevel=INFO", "-n", "web-e2e@%h",
+                                 "--concurrency=2", "--loglevel=INFO", "-n", WORKER,
                                  "--without-mingle", "--without-gossip"])
         _wait_http(stack, "gunicorn", f"{stack.base_url}/healthz")
         _wait_http(stack, "gunicorn", f"{stack.base_url}/readyz")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
-from tests.e2e.web.conftest import SYMBOL, _cli, wait_for
+from tests.e2e.web.conftest import SYMBOL, drained, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -59,17 +57,11 @@ def test_backtest_create_poll_result_trades_equity(stack):
 
 def test_cancel_a_queued_backtest(stack):
     s = stack.alice.session()
-    # A drained worker consumes nothing, so the job is certainly still queued when cancelled
-    # (identical backtests reuse a stored result in milliseconds: racing the worker is flaky).
-    worker = f"web-e2e@{socket.gethostname()}"
-    _cli(stack, "ops", "drain", worker, "--wait", "60")
-    try:
+    with drained(stack):
         queued = s.post(f"{stack.api}/backtests", json=BACKTEST, timeout=10).json()
         r = s.post(f"{stack.api}/backtests/{queued['id']}/cancel", timeout=10)
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "cancelled"
-    finally:
-        _cli(stack, "ops", "undrain", worker)
     # The next job is delivered after the cancelled one's message: once it has finished, the
     # worker has met the cancelled job and skipped it.
     after = s.post(f"{stack.api}/backtests", json=BACKTEST, timeout=10).json()
