@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quantgrid.db import quotas
+from quantgrid.db import quotas, tasked
 from quantgrid.db.errors import InvalidTransition, JobNotFound
 from quantgrid.db.models import FINISHED, UNFINISHED, Backtest, Status, Sweep, User
 from quantgrid.errors import InvalidInput
@@ -417,27 +417,14 @@ def requeue_backtest(session: Session, job_id: int) -> bool:
 
 
 def set_task_id(session: Session, job_id: int, task_id: str) -> None:
-    session.execute(
-        sa.update(Backtest)
-        .where(Backtest.id == job_id)
-        .values(task_id=task_id)
-        .execution_options(synchronize_session=False)
-    )
+    tasked.set_task_id(session, Backtest, job_id, task_id)
 
 
 def stuck_backtests(
     session: Session, alive_workers: set[str], started_before: datetime
 ) -> list[Backtest]:
     """Running backtests whose worker is not among ``alive_workers``."""
-    query = sa.select(Backtest).where(
-        Backtest.status == Status.RUNNING,
-        sa.or_(Backtest.started_at.is_(None), Backtest.started_at < started_before),
-    )
-    if alive_workers:
-        query = query.where(
-            sa.or_(Backtest.worker.is_(None), Backtest.worker.not_in(sorted(alive_workers)))
-        )
-    return list(session.scalars(query.order_by(Backtest.id)))
+    return tasked.stuck(session, Backtest, alive_workers, started_before)
 
 
 def is_finished(status: Status) -> bool:

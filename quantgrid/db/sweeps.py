@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quantgrid.db import quotas
+from quantgrid.db import quotas, tasked
 from quantgrid.db.backtests import (
     Cancelled,
     JobSpec,
@@ -242,26 +242,14 @@ def requeue_chunk(session: Session, chunk_id: int) -> bool:
 
 
 def set_chunk_task_id(session: Session, chunk_id: int, task_id: str) -> None:
-    session.execute(
-        sa.update(SweepChunk)
-        .where(SweepChunk.id == chunk_id)
-        .values(task_id=task_id)
-        .execution_options(synchronize_session=False)
-    )
+    tasked.set_task_id(session, SweepChunk, chunk_id, task_id)
 
 
 def stuck_chunks(
     session: Session, alive_workers: set[str], started_before: datetime
 ) -> list[SweepChunk]:
-    query = sa.select(SweepChunk).where(
-        SweepChunk.status == Status.RUNNING,
-        sa.or_(SweepChunk.started_at.is_(None), SweepChunk.started_at < started_before),
-    )
-    if alive_workers:
-        query = query.where(
-            sa.or_(SweepChunk.worker.is_(None), SweepChunk.worker.not_in(sorted(alive_workers)))
-        )
-    return list(session.scalars(query.order_by(SweepChunk.id)))
+    """Running chunks whose worker is not among ``alive_workers``."""
+    return tasked.stuck(session, SweepChunk, alive_workers, started_before)
 
 
 def cancel_sweep(session: Session, sweep_id: int, viewer: Viewer | None = None) -> Cancelled:
