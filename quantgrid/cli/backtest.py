@@ -146,7 +146,8 @@ def backtest(csv_path, strategy, params, as_json, trades_path, **sim) -> None:
               help="The metric to rank by (higher is better except for durations, volatility "
                    "and commissions).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False),
-              help="Write the whole grid, one row per set, to this CSV file.")
+              help="Where to write the whole grid, one row per set, best first "
+                   "[default: sweep-STRATEGY.csv].")
 @click.option("--json", "as_json", is_flag=True, help="Print the top sets as JSON.")
 def sweep(csv_path, strategy, grid, top, by, out_path, as_json, **sim) -> None:
     """Backtest every combination of a parameter grid and rank them by a metric."""
@@ -161,8 +162,9 @@ def sweep(csv_path, strategy, grid, top, by, out_path, as_json, **sim) -> None:
         result = run_sweep(candles, strategy, sets, config,
                            progress=lambda done, total: bar.update(done - bar.n))
     order = result.ranked(by)
-    if out_path:
-        _write_csv(out_path, result.rows(order), [*result.params[0], *METRIC_KEYS])
+    out_path = out_path or f"sweep-{strategy}.csv"
+    _write_csv(out_path, result.rows(order), [*result.params[0], *METRIC_KEYS])
+    click.echo(f"wrote the whole grid ({len(sets)} rows, best first) to {out_path}", err=True)
     best = result.rows(order[:top])
     if as_json:
         out = {"strategy": strategy, "by": by, "sets": len(sets), "dropped": sets.dropped,

@@ -83,12 +83,18 @@ def test_sweep_prints_the_top_sets_and_writes_the_grid(capsys, candles_csv, tmp_
     assert lines[2].split()[:2] == [rows[0]["fast"], rows[0]["slow"]]
 
 
-def test_sweep_json(capsys, candles_csv):
-    code, out, _ = run(capsys, "sweep", "--csv", str(candles_csv), "--strategy", "ema_cross",
-                       "-g", "fast=3,5", "-g", "slow=30", "--json")
+def test_sweep_json_and_the_default_grid_file(capsys, candles_csv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "sweep", "--csv", str(candles_csv), "--strategy", "ema_cross",
+                         "-g", "fast=3,5", "-g", "slow=30", "--json")
     assert code == 0
     d = json.loads(out)
     assert d["sets"] == 2 and len(d["top"]) == 2 and "equity_final" in d["top"][0]
+    assert "sweep-ema_cross.csv" in err
+    with open(tmp_path / "sweep-ema_cross.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(int(r["fast"]), int(r["slow"])) for r in rows] == [
+        (t["fast"], t["slow"]) for t in d["top"]]
 
 
 @pytest.mark.parametrize(
