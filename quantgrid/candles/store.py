@@ -146,16 +146,23 @@ class CandleStore(abc.ABC):
 
 
 def validate_for_write(candles: Candles, tf: Timeframe) -> None:
-    """Refuse rows a store must not hold, beyond what ``Candles`` already guarantees.
+    """Refuse rows a store must not hold, before anything is sent.
 
-    Bars must start on multiples of the timeframe (since the epoch): with increasing times that
-    makes every step a whole number of bars, so "no gaps" is one subtraction on every read.
+    ``Candles.from_arrays`` checks finiteness and order, but a ``Candles`` built directly skips
+    it, and InfluxDB stores the good lines of a batch that holds a bad one: so every rule is
+    checked here again. Bars must start on multiples of the timeframe (since the epoch): with
+    increasing times that makes every step a whole number of bars, so "no gaps" is one
+    subtraction on every read.
     """
     if not isinstance(candles, Candles):
         raise InvalidCandles("write() takes an engine.candles.Candles")
     if len(candles) == 0:
         raise InvalidCandles("no candles to write")
+    columns = (candles.open, candles.high, candles.low, candles.close, candles.volume)
     for name, mask in (
+        ("a price or the volume is missing or not finite",
+         ~np.logical_and.reduce([np.isfinite(col) for col in columns])),
+        ("the time does not increase", np.r_[False, np.diff(candles.time) <= 0]),
         (f"the time is not on a {tf} boundary (is the timeframe right?)", candles.time % tf.ns != 0),
         ("volume is negative", candles.volume < 0),
         ("open is outside [low, high]", (candles.open < candles.low) | (candles.open > candles.high)),

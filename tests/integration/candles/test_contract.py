@@ -182,6 +182,25 @@ def test_an_invalid_row_is_refused_and_nothing_is_written(store):
     assert store.symbols() == []
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [("close", np.nan, "not finite"), ("volume", np.inf, "not finite"),
+     ("time", None, "does not increase")],
+)
+def test_rows_built_without_from_arrays_are_checked_too(store, column, value, message):
+    """A ``Candles`` made directly skips from_arrays' checks; the store must not trust it."""
+    data = minutes(30_000)
+    cols = {name: getattr(data, name).copy() for name in
+            ("time", "open", "high", "low", "close", "volume")}
+    if column == "time":
+        cols["time"][-1] = cols["time"][-2]
+    else:
+        cols[column][-1] = value
+    with pytest.raises(InvalidCandles, match=f"row 29999 .*{message}"):
+        store.write("BTCUSDT", "1m", Candles(**cols))
+    assert store.symbols() == []
+
+
 @pytest.mark.parametrize("symbol", PAYLOADS)
 def test_hostile_symbols_are_refused_by_every_method(store, symbol):
     store.write("VICTIM", "1m", minutes(10))
