@@ -51,6 +51,9 @@ class Settings:
     # doubling from 1 s up to this many seconds (8 and 60: about 4 minutes before giving up).
     task_max_retries: int = 8
     task_retry_backoff_max: float = 60.0
+    # A job whose worker is lost while running it (SIGKILL, the OOM killer, a host gone) runs
+    # again; after this many such losses it fails instead of killing worker after worker.
+    task_max_worker_lost: int = 3
     # Prometheus (docs/operations.md): the multiprocess directory of this service (None: metrics
     # are per process) and the port a worker serves /metrics on (0: none).
     prometheus_multiproc_dir: Path | None = None
@@ -95,6 +98,7 @@ class Settings:
             worker_max_memory_per_child_kb=_int(env, "WORKER_MAX_MEMORY_PER_CHILD_KB", 1_000_000),
             task_max_retries=_int(env, "TASK_MAX_RETRIES", 8),
             task_retry_backoff_max=_float(env, "TASK_RETRY_BACKOFF_MAX", 60.0),
+            task_max_worker_lost=_int(env, "TASK_MAX_WORKER_LOST", 3),
             prometheus_multiproc_dir=(
                 Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None
             ),

@@ -57,6 +57,21 @@ def _max_retries() -> int:
     return runtime.settings().task_max_retries
 
 
+def _lost_too_often(task, attempts: int) -> str | None:
+    """The reason to give up on a job whose worker keeps getting lost, or None to run it.
+
+    Starts that were neither the first run nor a Celery retry are runs that never finished: the
+    worker was SIGKILLed or OOM-killed, or its host went, and the message came back (acks_late,
+    reject on worker lost, the broker's lease) or beat requeued the job. A job that kills its
+    worker every time would otherwise take down worker after worker for ever.
+    """
+    lost = attempts - 1 - (task.request.retries or 0)
+    if lost <= runtime.settings().task_max_worker_lost:
+        return None
+    return (f"gave up after the worker running it was lost {lost} times (killed, perhaps over"
+            " its memory limit; see the worker's log)")
+
+
 def _load_candles(symbol: str, timeframe: str, start, end, owner_id: int):
     candles = runtime.candle_store().read(symbol, timeframe, start, end)
     metrics.candles_loaded(len(candles))
@@ -113,6 +128,10 @@ def _run_backtest(self, job_id: int) -> str:
         if not bt.start_backtest(s, job_id, self.request.hostname or "?", self.request.id):
             return "skipped: already finished or cancelled"
         job = bt.get_backtest(s, job_id)
+    lost = _lost_too_often(self, job.attempts)
+    if lost:
+        _fail(job_id, lost)
+        return "failed: worker lost too often"
     try:
         candles = _load_candles(job.symbol, job.timeframe, job.start_at, job.end_at, job.owner_id)
         with db.write() as s:
@@ -188,6 +207,10 @@ def _run_sweep_chunk(self, chunk_id: int) -> str:
         if chunk is None:
             return "skipped: already finished or cancelled"
         sweep = sweeps.get_sweep(s, chunk.sweep_id)
+    lost = _lost_too_often(self, chunk.attempts)
+    if lost:
+        _fail_chunk(chunk_id, lost)
+        return "failed: worker lost too often"
     try:
         candles = _load_candles(
             sweep.symbol, sweep.timeframe, sweep.start_at, sweep.end_at, sweep.owner_id

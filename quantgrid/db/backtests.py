@@ -398,6 +398,7 @@ def retry_backtest(session: Session, job_id: int, viewer: Viewer | None = None) 
         status=Status.QUEUED,
         error=None,
         progress=0.0,
+        attempts=0,
         worker=None,
         task_id=None,
         started_at=None,

@@ -5,7 +5,6 @@ reject the message without requeueing it and the job would stay running for ever
 from __future__ import annotations
 
 import contextlib
-from types import SimpleNamespace
 
 import pytest
 from celery.exceptions import Reject
@@ -28,26 +27,6 @@ class _Database:
         if self.sessions > self.down_after:
             raise DatabaseUnavailable("the database is unavailable: connection refused")
         yield object()
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    monkeypatch.setattr(jobs, "DATABASE_DOWN_PAUSE", 0)
-    job = SimpleNamespace(symbol="DEMO", timeframe="1h", start_at=None, end_at=None, owner_id=1)
-    monkeypatch.setattr(jobs.bt, "start_backtest", lambda *a, **k: True)
-    monkeypatch.setattr(jobs.bt, "get_backtest", lambda *a, **k: job)
-    monkeypatch.setattr(jobs.bt, "note_retry", lambda *a, **k: True)
-    monkeypatch.setattr(jobs.bt, "fail_backtest", lambda *a, **k: True)
-    sweep = SimpleNamespace(id=1, symbol="DEMO", timeframe="1h", start_at=None, end_at=None, owner_id=1)
-    chunk = SimpleNamespace(sweep_id=1, params=[])
-    monkeypatch.setattr(jobs.sweeps, "start_chunk", lambda *a, **k: chunk)
-    monkeypatch.setattr(jobs.sweeps, "get_sweep", lambda *a, **k: sweep)
-    monkeypatch.setattr(jobs.sweeps, "fail_chunk", lambda *a, **k: True)
-
-    def use(db):
-        monkeypatch.setattr(jobs.runtime, "database", lambda: db)
-
-    return SimpleNamespace(use=use, monkeypatch=monkeypatch)
 
 
 @pytest.mark.parametrize("task", [jobs.run_backtest, jobs.run_sweep_chunk])
