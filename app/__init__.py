@@ -6,12 +6,14 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import flask_config
+from app.ids import IdConverter
 from quantgrid.config import Settings
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the web app; ``config`` overrides settings (tests pass theirs)."""
     app = Flask(__name__)
+    app.url_map.converters["id"] = IdConverter
     settings = (config or {}).get("QG_SETTINGS") or Settings.from_env()
     app.config.update(flask_config(settings))
     if config:

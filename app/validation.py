@@ -73,7 +73,11 @@ def parse_when(value: Any, field: str, errors: dict[str, str]) -> datetime | Non
     except ValueError:
         errors[field] = f"{value!r} is not a date; write it like 2024-01-31 or 2024-01-31T12:00Z"
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is a year 0 in UTC
+        errors[field] = f"{value!r} is out of range once converted to UTC; give a year from 1 to 9999"
+        return None
 
 
 def parse_settings(raw: Any, errors: dict[str, str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from app.ids import MAX_ID
 from engine.metrics import METRIC_KEYS
 from quantgrid.db.backtests import MAX_PAGE
 from quantgrid.db.models import Status
@@ -59,7 +60,7 @@ _REQUEST_ID = {"name": "X-Request-Id", "in": "header", "schema": {"type": "strin
 
 def _id(name: str) -> dict:
     return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
 def _op(summary: str, ok: dict, *, params=(), body: str | None = None, status="200",

@@ -125,13 +125,13 @@ def list_backtests():
             "offset": offset}
 
 
-@bp.get("/backtests/<int:job_id>")
+@bp.get("/backtests/<id:job_id>")
 def show_backtest(job_id: int):
     viewer = api_viewer()
     return job_dict(quantgrid.db.run_read(bt.get_backtest, job_id, viewer, rw=rw()))
 
 
-@bp.post("/backtests/<int:job_id>/cancel")
+@bp.post("/backtests/<id:job_id>/cancel")
 def cancel_backtest(job_id: int):
     viewer = api_viewer()
     quantgrid.jobs.cancel_backtest(job_id, viewer, rw=rw())
@@ -142,22 +142,22 @@ def report_for(job_id: int, viewer):
     return quantgrid.db.run_read(results.report_for_backtest, job_id, viewer, rw=rw())
 
 
-@bp.get("/backtests/<int:job_id>/result")
+@bp.get("/backtests/<id:job_id>/result")
 def backtest_result(job_id: int):
     return report_dict(report_for(job_id, api_viewer()))
 
 
-@bp.get("/backtests/<int:job_id>/trades")
+@bp.get("/backtests/<id:job_id>/trades")
 def backtest_trades(job_id: int):
     return {"items": report_for(job_id, api_viewer()).trades}
 
 
-@bp.get("/backtests/<int:job_id>/equity")
+@bp.get("/backtests/<id:job_id>/equity")
 def backtest_equity(job_id: int):
     return equity_dict(report_for(job_id, api_viewer()))
 
 
-@bp.get("/backtests/<int:job_id>/candles")
+@bp.get("/backtests/<id:job_id>/candles")
 def backtest_candles(job_id: int):
     viewer = api_viewer()
     job = quantgrid.db.run_read(bt.get_backtest, job_id, viewer, rw=rw())
@@ -209,20 +209,20 @@ def list_sweeps():
             "offset": offset}
 
 
-@bp.get("/sweeps/<int:sweep_id>")
+@bp.get("/sweeps/<id:sweep_id>")
 def show_sweep(sweep_id: int):
     viewer = api_viewer()
     return job_dict(quantgrid.db.run_read(sweeps.get_sweep, sweep_id, viewer, rw=rw()))
 
 
-@bp.post("/sweeps/<int:sweep_id>/cancel")
+@bp.post("/sweeps/<id:sweep_id>/cancel")
 def cancel_sweep(sweep_id: int):
     viewer = api_viewer()
     quantgrid.jobs.cancel_sweep(sweep_id, viewer, rw=rw())
     return job_dict(quantgrid.db.run_read(sweeps.get_sweep, sweep_id, viewer, rw=rw()))
 
 
-@bp.get("/sweeps/<int:sweep_id>/results")
+@bp.get("/sweeps/<id:sweep_id>/results")
 def sweep_results(sweep_id: int):
     """Every combination in grid order with its metrics (null until its chunk is done)."""
     viewer = api_viewer()

@@ -60,7 +60,7 @@ def account():
                            new_token=new_token), status
 
 
-@bp.post("/account/tokens/<int:token_id>/revoke")
+@bp.post("/account/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
     with quantgrid.db.write(rw()) as s:

@@ -16,6 +16,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from app.extensions import quantgrid, rw
+from app.ids import id_arg
 from app.present import equity_csv, job_dict, report_dict, trades_csv
 from app.validation import SETTINGS_DEFAULTS, FormInvalid, backtest_spec, series_choices
 from engine import strategies
@@ -74,10 +75,7 @@ def _values_from_job(job) -> dict:
 def new():
     values = {}
     if request.args.get("from"):
-        try:
-            job_id = int(request.args["from"])
-        except ValueError:
-            job_id = 0
+        job_id = id_arg(request.args["from"], "from")
         job = quantgrid.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
         values = _values_from_job(job)
     elif request.args.get("strategy"):
@@ -85,9 +83,10 @@ def new():
         values = {k: request.args.get(k, "") for k in ("strategy", "symbol", "timeframe",
                                                         "start", "end")}
         try:
-            values["params"] = json.loads(request.args.get("params") or "{}")
+            params = json.loads(request.args.get("params") or "{}")
         except ValueError:
-            values["params"] = {}
+            params = {}
+        values["params"] = params if isinstance(params, dict) else {}
     return render_template("backtests/new.html", **form_context(values))
 
 
@@ -107,7 +106,7 @@ def create():
     return redirect(url_for("backtests.show", job_id=job.id))
 
 
-@bp.get("/<int:job_id>")
+@bp.get("/<id:job_id>")
 @login_required
 def show(job_id: int):
     job = quantgrid.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
@@ -122,7 +121,7 @@ def show(job_id: int):
                            others=[o for o in others if o.id != job_id])
 
 
-@bp.post("/<int:job_id>/cancel")
+@bp.post("/<id:job_id>/cancel")
 @login_required
 def cancel(job_id: int):
     quantgrid.jobs.cancel_backtest(job_id, current_user._get_current_object(), rw=rw())
@@ -139,19 +138,19 @@ def _download(body: str, mimetype: str, filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@bp.get("/<int:job_id>/trades.csv")
+@bp.get("/<id:job_id>/trades.csv")
 @login_required
 def trades_download(job_id: int):
     return _download(trades_csv(_report(job_id)), "text/csv", f"backtest-{job_id}-trades.csv")
 
 
-@bp.get("/<int:job_id>/equity.csv")
+@bp.get("/<id:job_id>/equity.csv")
 @login_required
 def equity_download(job_id: int):
     return _download(equity_csv(_report(job_id)), "text/csv", f"backtest-{job_id}-equity.csv")
 
 
-@bp.get("/<int:job_id>/result.json")
+@bp.get("/<id:job_id>/result.json")
 @login_required
 def result_download(job_id: int):
     job = quantgrid.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())

@@ -6,6 +6,7 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
 from app.extensions import quantgrid, rw
+from app.ids import id_arg
 from quantgrid.db import backtests as bt
 from quantgrid.db import results
 from quantgrid.errors import InvalidInput
@@ -18,10 +19,7 @@ MAX_COMPARED = 8
 @login_required
 def index():
     raw = request.args.getlist("id")
-    try:
-        ids = list(dict.fromkeys(int(x) for x in raw if x))
-    except ValueError:
-        raise InvalidInput("compare takes backtest ids: /compare?id=1&id=2") from None
+    ids = list(dict.fromkeys(id_arg(x, "id") for x in raw if x))
     if len(ids) > MAX_COMPARED:
         raise InvalidInput(f"compare at most {MAX_COMPARED} backtests at once")
     viewer = current_user._get_current_object()

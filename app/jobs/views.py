@@ -11,6 +11,7 @@ from quantgrid.db import web
 
 bp = Blueprint("jobs", __name__)
 PER_PAGE = 20
+MAX_PAGE_NUMBER = 10**6  # past it the offset outgrows the database's integers
 
 
 @bp.get("/")
@@ -22,7 +23,7 @@ def home():
 @login_required
 def index():
     try:
-        page = max(int(request.args.get("page", 1)), 1)
+        page = min(max(int(request.args.get("page", 1)), 1), MAX_PAGE_NUMBER)
     except ValueError:
         page = 1
     viewer = current_user._get_current_object()

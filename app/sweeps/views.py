@@ -50,7 +50,7 @@ def create():
     return redirect(url_for("sweeps.show", sweep_id=sweep.id))
 
 
-@bp.get("/<int:sweep_id>")
+@bp.get("/<id:sweep_id>")
 @login_required
 def show(sweep_id: int):
     viewer = current_user._get_current_object()
@@ -65,7 +65,7 @@ def show(sweep_id: int):
                            axes=axes, metrics=METRIC_KEYS, higher=sorted(HIGHER_IS_BETTER))
 
 
-@bp.post("/<int:sweep_id>/rows/<int:index>/backtest")
+@bp.post("/<id:sweep_id>/rows/<int:index>/backtest")
 @login_required
 def row_backtest(sweep_id: int, index: int):
     """Open the full backtest of combination ``index``: the signed-in user's existing queued,
@@ -99,7 +99,7 @@ def _checked_params(strategy: str, params: dict) -> dict:
         raise InvalidInput(str(err).strip("'\"")) from None
 
 
-@bp.post("/<int:sweep_id>/cancel")
+@bp.post("/<id:sweep_id>/cancel")
 @login_required
 def cancel(sweep_id: int):
     quantgrid.jobs.cancel_sweep(sweep_id, current_user._get_current_object(), rw=rw())

@@ -225,8 +225,8 @@ def test_openapi_describes_exactly_the_routes(app, api):
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith(bp.name + ".") and rule.endpoint != "api.openapi":
-            path = rule.rule.removeprefix("/api/v1").replace("<int:job_id>", "{backtest_id}")
-            path = path.replace("<int:sweep_id>", "{sweep_id}")
+            path = rule.rule.removeprefix("/api/v1").replace("<id:job_id>", "{backtest_id}")
+            path = path.replace("<id:sweep_id>", "{sweep_id}")
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 routes.add((path, method.lower()))
     described = {(p, m) for p, ops in doc["paths"].items() for m in ops}
