@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from werkzeug.routing import IntegerConverter
 
+from quantgrid.db.models import MAX_ID
 from quantgrid.errors import InvalidInput
-
-MAX_ID = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):

@@ -9,10 +9,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from app.ids import MAX_ID
 from engine.metrics import METRIC_KEYS
 from quantgrid.db.backtests import MAX_PAGE
-from quantgrid.db.models import Status
+from quantgrid.db.models import MAX_ID, Status
 
 _STATUS = {"type": "string", "enum": [s.value for s in Status]}
 _NSTR = {"type": "string", "nullable": True}

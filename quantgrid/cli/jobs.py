@@ -11,8 +11,11 @@ from datetime import timedelta
 
 import click
 
+from quantgrid.cli.types import ROW_ID
 from quantgrid.db import backtests as bt
 from quantgrid.db import sweeps
+from quantgrid.db.backtests import MAX_PAGE
+from quantgrid.db.models import MAX_ID
 
 
 def _service():
@@ -32,8 +35,8 @@ def jobs() -> None:
 
 @jobs.command("list")
 @click.option("--status", default=None, help="queued, running, succeeded, failed or cancelled")
-@click.option("--limit", default=20, show_default=True, type=int)
-@click.option("--offset", default=0, type=int)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, MAX_PAGE))
+@click.option("--offset", default=0, type=click.IntRange(0, MAX_ID))
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def list_(status: str | None, limit: int, offset: int, as_json: bool) -> None:
     """Backtests and sweeps, newest first."""
@@ -56,7 +59,7 @@ def list_(status: str | None, limit: int, offset: int, as_json: bool) -> None:
 
 
 @jobs.command("show")
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=ROW_ID)
 @click.option("--sweep", is_flag=True, help="JOB_ID is a sweep")
 def show(job_id: int, sweep: bool) -> None:
     """Print one job as JSON (with its metrics once it has succeeded)."""
@@ -77,7 +80,7 @@ def show(job_id: int, sweep: bool) -> None:
 
 
 @jobs.command("cancel")
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=ROW_ID)
 @click.option("--sweep", is_flag=True, help="JOB_ID is a sweep")
 def cancel(job_id: int, sweep: bool) -> None:
     """Cancel a queued or running job (a running task is terminated)."""
@@ -89,7 +92,7 @@ def cancel(job_id: int, sweep: bool) -> None:
 
 
 @jobs.command("retry")
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=ROW_ID)
 def retry(job_id: int) -> None:
     """Queue a failed or cancelled backtest again."""
     _service().retry_backtest(job_id, None)

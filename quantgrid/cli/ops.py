@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from quantgrid.cli.types import ROW_ID
 from quantgrid.errors import QuantGridError, Unavailable
 
 TIMEOUT = 3.0
@@ -194,7 +195,7 @@ def purge(yes: bool) -> None:
 
 @ops.command("requeue")
 @click.option("--stuck/--no-stuck", default=True, help="jobs running on workers that are gone")
-@click.option("--failed", "failed_ids", multiple=True, type=int, help="a failed backtest to retry")
+@click.option("--failed", "failed_ids", multiple=True, type=ROW_ID, help="a failed backtest to retry")
 @click.option("--grace", default=120, show_default=True, help="seconds a stuck job has run")
 def requeue(stuck: bool, failed_ids: tuple[int, ...], grace: int) -> None:
     """Requeue stuck jobs (whose worker is gone) and retry the given failed backtests."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from quantgrid.cli.types import ROW_ID
 from quantgrid.config import Settings
 from quantgrid.db import users as repo
 from quantgrid.db.models import Role
@@ -79,7 +80,7 @@ def list_tokens(username: str) -> None:
 
 @tokens_group.command("revoke")
 @click.argument("username")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=ROW_ID)
 def revoke_token(username: str, token_id: int) -> None:
     """Revoke one of a user's tokens."""
     with _db().write() as s:

@@ -32,6 +32,10 @@ class Status(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+# The largest id the tables' Integer keys hold (PostgreSQL's integer; SQLite's is wider, but one
+# bound for both keeps the API's answers the same): callers refuse larger ids before a query.
+MAX_ID = 2**31 - 1
+
 UNFINISHED = (Status.QUEUED, Status.RUNNING)
 FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 

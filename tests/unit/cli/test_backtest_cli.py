@@ -143,3 +143,4 @@ def test_installed_console_script_exits_nonzero_without_traceback(candles_csv):
     assert proc.stderr.strip().splitlines() == [
         "error: parameter 'fast' (50) must be less than 'slow' (20) for strategy 'sma_cross'"
     ]
+
