@@ -9,10 +9,11 @@ is marked failed with the reason (never left queued without a message).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from quantgrid.config import Settings
 from quantgrid.db import backtests as bt
 from quantgrid.db import sweeps
 from quantgrid.db.backtests import JobSpec, Viewer
+from quantgrid.db.errors import InvalidTransition
 from quantgrid.db.models import Backtest, Status, Sweep
 from quantgrid.db.quotas import Limits
 from quantgrid.db.session import Database, ReadYourWrites
@@ -49,6 +51,17 @@ def _request_key(user_id: int, request_id: str | None) -> str | None:
 
 class BrokerUnavailable(Unavailable):
     """The task queue is unavailable; try again shortly."""
+
+
+@dataclass
+class Purged:
+    """What emptying the task queue did (see JobService.purge_waiting)."""
+
+    messages: int = 0
+    backtests: list[int] = field(default_factory=list)  # cancelled
+    sweeps: list[int] = field(default_factory=list)  # cancelled
+    task_ids: list[str] = field(default_factory=list)  # revoked (chunks of those sweeps running)
+    resent: int = 0  # jobs queued while the queue was emptied, whose messages were sent again
 
 
 @dataclass
@@ -186,6 +199,40 @@ class JobService:
             self.app.control.revoke(list(task_ids), terminate=True, signal="SIGTERM")
         except (KombuError, OSError, NotImplementedError) as err:
             logger.warning("could not broadcast the revoke of %s: %s", task_ids, err)
+
+    def purge_waiting(self, purge_queue: Callable[[], int | None]) -> Purged:
+        """Empty the task queue with ``purge_queue`` and leave no job queued for ever.
+
+        Every waiting message belongs to a queued backtest or sweep chunk, so deleting the
+        messages alone would strand those jobs. The waiting jobs are cancelled first (a whole
+        sweep when any chunk of it waits), then the queue is emptied; a job queued meanwhile (a
+        submission or a retry) may have lost its message, so each job still queued has it sent
+        again. Where that message had survived as well, the job runs at most once more and its
+        result is stored once, as with any redelivery.
+        """
+        purged = Purged()
+        with self.db.write() as s:
+            for job in bt.queued_backtests(s):
+                with contextlib.suppress(InvalidTransition):  # it finished meanwhile
+                    purged.task_ids.extend(bt.cancel_backtest(s, job.id).task_ids)
+                    purged.backtests.append(job.id)
+            for sweep_id in sorted({chunk.sweep_id for chunk in sweeps.queued_chunks(s)}):
+                with contextlib.suppress(InvalidTransition):
+                    purged.task_ids.extend(sweeps.cancel_sweep(s, sweep_id).task_ids)
+                    purged.sweeps.append(sweep_id)
+        self._revoke(purged.task_ids)
+        purged.messages = purge_queue() or 0
+        resend = []
+        with self.db.write() as s:
+            resend += [(RUN_BACKTEST, job.id, job.task_id) for job in bt.queued_backtests(s)]
+            resend += [(RUN_SWEEP_CHUNK, c.id, c.task_id) for c in sweeps.queued_chunks(s)]
+            if self.transactional:
+                for name, object_id, task_id in resend:
+                    publish_in_transaction(s, self.app, name, args=(object_id,), task_id=task_id)
+        if resend and not self.transactional:
+            self._send_after_commit(resend, None)
+        purged.resent = len(resend)
+        return purged
 
     def retry_backtest(self, job_id: int, viewer: Viewer | None, rw=None) -> Backtest:
         task_id = str(uuid.uuid4())

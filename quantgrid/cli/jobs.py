@@ -16,6 +16,7 @@ from quantgrid.db import backtests as bt
 from quantgrid.db import sweeps
 from quantgrid.db.backtests import MAX_PAGE
 from quantgrid.db.models import MAX_ID
+from quantgrid.errors import Unavailable
 
 
 def _service():
@@ -109,13 +110,22 @@ def retry(job_id: int) -> None:
 )
 def requeue_stuck(grace: int) -> None:
     """Requeue jobs marked running on workers that no longer answer."""
-    service = _service()
+    click.echo(requeue_stuck_of_dead_workers(_service(), timedelta(seconds=grace)))
+
+
+def requeue_stuck_of_dead_workers(service, grace: timedelta) -> str:
+    """Requeue the jobs of workers that do not answer ping; say what was done.
+
+    Refused when no worker answers: a broker hiccup is not a dead cluster, and requeueing the
+    jobs of live workers would run them twice.
+    """
     alive = set(_names(service.app))
-    done = service.requeue_stuck(alive, timedelta(seconds=grace))
-    click.echo(
-        f"requeued {len(done['backtests'])} backtests {done['backtests']} and "
-        f"{len(done['chunks'])} sweep chunks {done['chunks']}; live workers: "
-        f"{', '.join(sorted(alive)) or 'none'}"
+    if not alive:
+        raise Unavailable("no worker answered ping: refusing to call every running job stuck")
+    done = service.requeue_stuck(alive, grace)
+    return (
+        f"requeued {len(done['backtests'])} stuck backtests {done['backtests']} and "
+        f"{len(done['chunks'])} sweep chunks {done['chunks']} (live: {', '.join(sorted(alive))})"
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from quantgrid.cli.jobs import requeue_stuck_of_dead_workers
 from quantgrid.cli.types import ROW_ID
 from quantgrid.errors import QuantGridError, Unavailable
 
@@ -182,15 +183,24 @@ def shrink(worker: str, n: int) -> None:
 @ops.command("purge")
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def purge(yes: bool) -> None:
-    """Delete every waiting message of the task queue (the jobs stay queued: `requeue`)."""
+    """Cancel every waiting job and delete the task queue's messages."""
     from tasks.celery_app import QUEUE
+    from tasks.service import job_service
 
     if not yes:
-        click.confirm(f"Delete every waiting message in queue {QUEUE!r}?", abort=True)
-    app = _app()
-    with app.connection_for_write() as conn:
-        n = conn.default_channel.queue_purge(QUEUE)
-    click.echo(f"purged {n or 0} messages from {QUEUE}")
+        click.confirm(f"Cancel every waiting job and empty queue {QUEUE!r}?", abort=True)
+    service = job_service()
+
+    def purge_queue() -> int | None:
+        with service.app.connection_for_write() as conn:
+            return conn.default_channel.queue_purge(QUEUE)
+
+    done = service.purge_waiting(purge_queue)
+    click.echo(
+        f"purged {done.messages} messages from {QUEUE}; cancelled {len(done.backtests)} "
+        f"backtests {done.backtests} and {len(done.sweeps)} sweeps {done.sweeps}; sent again "
+        f"the messages of {done.resent} jobs queued meanwhile"
+    )
 
 
 @ops.command("requeue")
@@ -203,14 +213,7 @@ def requeue(stuck: bool, failed_ids: tuple[int, ...], grace: int) -> None:
 
     service = job_service()
     if stuck:
-        alive = {name for reply in service.app.control.ping(timeout=TIMEOUT) for name in reply}
-        if not alive:
-            raise Unavailable("no worker answered ping: refusing to call every running job stuck")
-        done = service.requeue_stuck(alive, timedelta(seconds=grace))
-        click.echo(
-            f"requeued {len(done['backtests'])} stuck backtests {done['backtests']} and "
-            f"{len(done['chunks'])} sweep chunks {done['chunks']} (live: {', '.join(sorted(alive))})"
-        )
+        click.echo(requeue_stuck_of_dead_workers(service, timedelta(seconds=grace)))
     for job_id in failed_ids:
         job = service.retry_backtest(job_id, None)
         click.echo(f"retried backtest {job.id}")

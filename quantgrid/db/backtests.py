@@ -421,6 +421,10 @@ def set_task_id(session: Session, job_id: int, task_id: str) -> None:
     tasked.set_task_id(session, Backtest, job_id, task_id)
 
 
+def queued_backtests(session: Session) -> list[Backtest]:
+    return tasked.queued(session, Backtest)
+
+
 def stuck_backtests(
     session: Session, alive_workers: set[str], started_before: datetime
 ) -> list[Backtest]:

@@ -245,6 +245,10 @@ def set_chunk_task_id(session: Session, chunk_id: int, task_id: str) -> None:
     tasked.set_task_id(session, SweepChunk, chunk_id, task_id)
 
 
+def queued_chunks(session: Session) -> list[SweepChunk]:
+    return tasked.queued(session, SweepChunk)
+
+
 def stuck_chunks(
     session: Session, alive_workers: set[str], started_before: datetime
 ) -> list[SweepChunk]:

@@ -26,6 +26,12 @@ def set_task_id(session: Session, model: TaskedRow, row_id: int, task_id: str) -
     )
 
 
+def queued(session: Session, model: TaskedRow) -> list:
+    """Every queued row, oldest first."""
+    query = sa.select(model).where(model.status == Status.QUEUED).order_by(model.id)
+    return list(session.scalars(query))
+
+
 def stuck(
     session: Session, model: TaskedRow, alive_workers: set[str], started_before: datetime
 ) -> list:

@@ -70,5 +70,16 @@ def test_requeue_stuck_runs_a_job_whose_worker_is_gone(service, owner, start_wor
         assert bt.start_backtest(s, ghost.id, "ghost@nowhere")
     out = qg(env, "jobs", "requeue-stuck", "--grace", "0")
     assert out.returncode == 0, out.stderr
-    assert f"requeued 1 backtests [{ghost.id}]" in out.stdout and "w1@" in out.stdout
+    assert f"requeued 1 stuck backtests [{ghost.id}]" in out.stdout and "w1@" in out.stdout
     wait_for(lambda: _status(service, ghost.id) == Status.SUCCEEDED, what="the requeued job")
+
+
+def test_requeue_stuck_refuses_when_no_worker_answers(service, owner, env):
+    """Silence is not death: with no ping reply, nothing running is requeued (it could run twice)."""
+    with service.db.write() as s:
+        running = bt.submit_backtest(s, owner.id, spec(params={"fast": 9, "slow": 40}),
+                                     service.limits)
+        assert bt.start_backtest(s, running.id, "busy@elsewhere")
+    out = qg(env, "jobs", "requeue-stuck", "--grace", "0")
+    assert out.returncode != 0 and "no worker answered ping" in out.stderr, out
+    assert _status(service, running.id) == Status.RUNNING
