@@ -26,7 +26,9 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        with quantgrid.db.read() as s:
+        # The master, as for tokens: an account just created or a password just changed must
+        # work (or stop working) at once, whatever the replica's lag.
+        with quantgrid.db.write() as s:
             row = users.authenticate(s, form.username.data, form.password.data)
             user = WebUser.of(row) if row else None
         if user is None:

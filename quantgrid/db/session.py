@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -89,8 +90,15 @@ class ReadYourWrites:
         return cls()
 
 
+# Two 32-bit hex halves: what PostgreSQL's pg_lsn accepts. The token comes from a cookie, so
+# anything else is refused here; the replica would reject it, and that must not read as "down".
+_LSN = re.compile(r"[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
+
+
 def _lsn_int(lsn: str) -> int:
-    """Turn a PostgreSQL LSN ``'16/B374D848'`` into a comparable integer."""
+    """Turn a PostgreSQL LSN ``'16/B374D848'`` into a comparable integer; ValueError if not one."""
+    if not _LSN.fullmatch(lsn):
+        raise ValueError(f"not a PostgreSQL LSN: {lsn[:40]!r}")
     high, low = lsn.split("/")
     return (int(high, 16) << 32) | int(low, 16)
 

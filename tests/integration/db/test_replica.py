@@ -131,3 +131,26 @@ def test_master_restart_is_unavailable_then_recovers(database, cluster, user):
     # pool_pre_ping replaces the dead pooled connections: the next write just works.
     with database.write() as s:
         assert bt.start_backtest(s, job.id, "w")
+
+
+def test_an_account_just_created_can_sign_in_while_the_replica_lags(database, cluster, tmp_path):
+    """Sign-in checks the password on the master, as token checks do."""
+    from app import create_app
+    from quantgrid.candles.embedded import EmbeddedStore
+    from quantgrid.config import Settings
+    from tests.unit.app.conftest import sign_in
+
+    _, replica = cluster
+    replica.pause_replay()
+    name = pg.unique_name("new")
+    with database.write() as s:
+        users.create_user(s, name, "a long enough password")
+    with database.read() as s:  # the lagging replica has not seen the account
+        assert s.connection().engine is database.replica
+        assert users.authenticate(s, name, "a long enough password") is None
+    settings = Settings.from_env({"QUANTGRID_VAR_DIR": str(tmp_path)})
+    app = create_app({"QG_SETTINGS": settings, "QG_DATABASE": database, "TESTING": True,
+                      "QG_CANDLE_STORE": EmbeddedStore(tmp_path / "candles")})
+    client = app.test_client()
+    assert sign_in(client, name, "a long enough password").status_code == 302
+    assert sign_in(app.test_client(), name, "wrong password").status_code == 401

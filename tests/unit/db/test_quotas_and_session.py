@@ -57,6 +57,10 @@ def test_lsns_compare_as_numbers_not_strings():
     assert rw.lsn == "0/10"
     assert ReadYourWrites.loads(rw.dumps()).lsn == "0/10"
     assert ReadYourWrites.loads("garbage").lsn is None and ReadYourWrites.loads("").lsn is None
+    # Halves wider than 32 bits parse in Python but not as pg_lsn: refused before any query.
+    for bad in ("123456789/0", "0/123456789", "-1/0", "0x1/0", "1/2/3", " 1/2"):
+        assert ReadYourWrites.loads(bad).lsn is None, bad
+    assert ReadYourWrites.loads("FFFFFFFF/ffffffff").lsn == "FFFFFFFF/ffffffff"
 
 
 def test_operational_errors_become_database_unavailable():
