@@ -42,10 +42,7 @@ def jobs() -> None:
 def list_(status: str | None, limit: int, offset: int, as_json: bool) -> None:
     """Backtests and sweeps, newest first."""
     service = _service()
-    rows = service.db.run_read(bt.list_jobs, None, limit=limit, offset=offset)
-    if status is not None:
-        wanted = bt._status(status)
-        rows = [r for r in rows if r.status == wanted]
+    rows = service.db.run_read(bt.list_jobs, None, status=status, limit=limit, offset=offset)
     if as_json:
         _echo_json([r.__dict__ for r in rows])
         return

@@ -238,7 +238,12 @@ class JobSummary:
 
 
 def list_jobs(
-    session: Session, viewer: Viewer | None, *, limit: int = 20, offset: int = 0
+    session: Session,
+    viewer: Viewer | None,
+    *,
+    status: Status | str | None = None,
+    limit: int = 20,
+    offset: int = 0,
 ) -> list[JobSummary]:
     """Backtests (not those of a sweep) and sweeps together, newest first."""
     done = Sweep.n_succeeded + Sweep.n_failed + Sweep.n_cancelled
@@ -270,6 +275,9 @@ def list_jobs(
     if viewer is not None and not viewer.is_admin:
         backtests = backtests.where(Backtest.owner_id == viewer.id)
         sweeps = sweeps.where(Sweep.owner_id == viewer.id)
+    if status is not None:
+        backtests = backtests.where(Backtest.status == _status(status))
+        sweeps = sweeps.where(Sweep.status == _status(status))
     union = sa.union_all(backtests, sweeps).subquery()
     rows = session.execute(
         sa.select(union)

@@ -239,3 +239,13 @@ def test_jobs_list_merges_backtests_and_sweeps(db, alice, bob, limits):
         assert {(j.kind, j.id) for j in jobs} == {("backtest", first.id), ("sweep", sweep.id)}
         assert all(j.created_at.tzinfo is not None for j in jobs)
         assert bt.list_jobs(s, bob) == []
+    # The status filter applies before the page is cut: one per page, the queued ones are found.
+    with db.write() as s:
+        bt.cancel_backtest(s, first.id)
+    with db.read() as s:
+        assert [(j.kind, j.id) for j in bt.list_jobs(s, alice, status="cancelled", limit=1)] == [
+            ("backtest", first.id)]
+        assert [(j.kind, j.id) for j in bt.list_jobs(s, alice, status="queued", limit=1)] == [
+            ("sweep", sweep.id)]
+        with pytest.raises(InvalidInput, match="status must be one of"):
+            bt.list_jobs(s, alice, status="lost")
