@@ -1,8 +1,9 @@
 """Parameter sweeps: many parameter sets of one strategy over the same candles, one metrics row each.
 
-The candles are checked and their calendar computed once; each set's signals come from the
-strategy's ``signals_many`` (indicators shared across sets) and go straight into the kernel, which
-simulates and computes the metrics in one pass without building an equity curve or trade list.
+The candles are checked and their calendar computed once; the sets' signals come from the
+strategy's ``signals_many`` (indicators shared across sets) in blocks of rows, and one kernel call
+per block simulates every set of it and computes its metrics in one pass, without building an
+equity curve or trade list.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from engine.strategies.base import Strategy
 from engine_ext import simulate as _k
 
 MAX_COMBINATIONS = 1_000_000
+# The signals of one kernel call: int8 rows of one byte per bar, at most this many bytes (64 sets
+# of a million bars); more at once would only cost memory.
+BLOCK_BYTES = 64 * 1024 * 1024
 MAX_MAGNITUDE_DIGITS = 15  # grid values below 1e16 in magnitude
 
 
@@ -76,26 +80,27 @@ def run_sweep(
     config: SimConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
-    """Backtest every parameter set; ``progress(done, total)`` is called after each one."""
+    """Backtest every parameter set; ``progress(done, total)`` is called after each block of sets."""
     config = SimConfig() if config is None else config
     strategy = strategies.get(strategy_name)
     if not len(param_sets):
         raise ValueError("the sweep has no parameter sets; give at least one (e.g. -g fast=5:50:5)")
     validated = [strategy.validate(p) for p in param_sets]
     prep = prepare(candles, config, 0)
-    base = prep.args
-    period_end = prep.calendar.period_end
     out = np.empty((len(validated), len(METRIC_KEYS)), dtype=np.float64)
-    total = len(validated)
-    t, o, h, lo, c = candles.time, candles.open, candles.high, candles.low, candles.close
-    n = len(candles)
-    for i, (p, sig) in enumerate(zip(validated, strategy.signals_many(candles, validated),
-                                     strict=True)):
-        start = min(strategy.warmup(p), n)
-        args = {**base, "start": start, "buy_hold_bar": max(start - 1, 0) if n else 0}
-        _k.sweep(args, t, o, h, lo, c, np.ascontiguousarray(sig, dtype=np.int8), period_end, out[i])
+    total, n = len(validated), len(candles)
+    signals = strategy.signals_many(candles, validated)
+    rows = max(1, BLOCK_BYTES // max(n, 1))
+    for first in range(0, total, rows):
+        block = validated[first : first + rows]
+        sig = np.empty((len(block), n), dtype=np.int8)
+        for row, orders in zip(sig, itertools.islice(signals, len(block)), strict=True):
+            row[:] = orders
+        starts = np.array([min(strategy.warmup(p), n) for p in block], dtype=np.int64)
+        _k.sweep(prep.args, candles.time, candles.open, candles.high, candles.low, candles.close,
+                 sig, starts, prep.calendar.period_end, out[first : first + len(block)])
         if progress is not None:
-            progress(i + 1, total)
+            progress(first + len(block), total)
     return SweepResult(strategy=strategy_name, params=validated, metrics=out)
 
 

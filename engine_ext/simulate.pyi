@@ -25,6 +25,7 @@ def sweep(
     low: np.ndarray,
     close: np.ndarray,
     signals: np.ndarray,
+    starts: np.ndarray,
     period_end: np.ndarray,
     out: np.ndarray,
 ) -> None: ...

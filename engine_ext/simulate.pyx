@@ -630,16 +630,29 @@ def simulate(dict config, const long long[::1] time, const double[::1] open_,
 
 def sweep(dict config, const long long[::1] time, const double[::1] open_,
           const double[::1] high, const double[::1] low, const double[::1] close,
-          const signed char[::1] signals, const unsigned char[::1] period_end,
-          double[::1] out):
-    """Run one backtest recording nothing; write its metrics row into ``out``."""
+          const signed char[:, ::1] signals, const long long[::1] starts,
+          const unsigned char[::1] period_end, double[:, ::1] out):
+    """Run one backtest per row of ``signals`` over the same candles, recording nothing but metrics.
+
+    Row ``i`` places its first order on bar ``starts[i]`` (its strategy's warm-up) and writes its
+    metrics row into ``out[i]``: one call and one loop without the GIL for the whole block of
+    parameter sets, no equity curve or trade list built.
+    """
     cdef Config cfg = _config(config)
     cdef Position pos
     cdef Record rec
+    cdef Py_ssize_t i, m = signals.shape[0]
+    if signals.shape[1] != close.shape[0] or starts.shape[0] != m or out.shape[0] != m \
+            or out.shape[1] != N_METRICS:
+        raise ValueError("signals must be (sets, bars), starts (sets,) and out (sets, metrics)")
     rec.on = False
     rec.n = 0
     with nogil:
-        _run(&cfg, time, open_, high, low, close, signals, period_end, NULL, &rec, &pos, &out[0])
+        for i in range(m):
+            cfg.start = starts[i]
+            cfg.buy_hold_bar = starts[i] - 1 if starts[i] > 0 else 0
+            _run(&cfg, time, open_, high, low, close, signals[i], period_end, NULL, &rec, &pos,
+                 &out[i, 0])
 
 
 def day_calendar(const long long[::1] time):

@@ -70,7 +70,7 @@ def test_sweep_rows_equal_single_backtests():
     before = [a.copy() for a in (candles.open, candles.high, candles.low, candles.close)]
     result = run_sweep(candles, "sma_cross", sets, config,
                        progress=lambda done, total: calls.append((done, total)))
-    assert calls[-1] == (len(sets), len(sets)) and len(calls) == len(sets)
+    assert calls[-1] == (len(sets), len(sets))  # one block: all of them at once
     for a, b in zip(before, (candles.open, candles.high, candles.low, candles.close), strict=True):
         np.testing.assert_array_equal(a, b, err_msg="run_sweep mutated the candles")
     assert result.metrics.shape == (len(sets), len(METRIC_KEYS))
@@ -106,3 +106,36 @@ def test_bad_sweep_input_is_refused():
         run_sweep(candles, "sma_crossing", [{}])
     with pytest.raises(ValueError, match="must be less than"):
         run_sweep(candles, "sma_cross", [{"fast": 30, "slow": 20}])
+
+
+def test_blocks_of_sets_give_the_same_rows_as_one_block(monkeypatch):
+    """Sets are simulated in blocks (one kernel call each); the block size changes nothing."""
+    import engine.sweep as sweep_module
+
+    candles = random_walk(2_000, 11, step_ns=60 * MINUTE_NS, vol=0.01)
+    sets = list(parse_grid(["fast=3:12:3", "slow=20:50:15"], "sma_cross"))
+    whole = run_sweep(candles, "sma_cross", sets, SimConfig(commission=0.002))
+    monkeypatch.setattr(sweep_module, "BLOCK_BYTES", 2 * len(candles))  # two sets per call
+    calls = []
+    blocks = run_sweep(candles, "sma_cross", sets, SimConfig(commission=0.002),
+                       progress=lambda done, total: calls.append(done))
+    np.testing.assert_array_equal(blocks.metrics, whole.metrics)
+    assert calls == [*range(2, len(sets), 2), len(sets)]
+
+
+def test_a_short_series_matches_single_backtests_set_by_set():
+    candles = random_walk(40, 3, step_ns=60 * MINUTE_NS, vol=0.01)
+    sets = [{"fast": 2, "slow": 5}, {"fast": 3, "slow": 30}]
+    result = run_sweep(candles, "sma_cross", sets, SimConfig())
+    for i, p in enumerate(sets):
+        single = run_backtest(candles, "sma_cross", p, SimConfig()).metrics
+        np.testing.assert_array_equal(result.metrics[i], np.array([single[k] for k in METRIC_KEYS]))
+
+
+@pytest.mark.parametrize("bars", [1, 2])
+def test_sets_too_long_for_the_series_trade_nothing_instead_of_failing_the_sweep(bars):
+    """A single backtest refuses such a series; in a grid, the rest of the sets still count."""
+    candles = random_walk(bars, 3, step_ns=60 * MINUTE_NS, vol=0.01)
+    result = run_sweep(candles, "sma_cross", [{"fast": 2, "slow": 5}], SimConfig(cash=5_000))
+    assert result.column("trades").tolist() == [0]
+    assert result.column("equity_final").tolist() == [5_000]
