@@ -1,4 +1,5 @@
-"""A real ``celery worker`` process on the real broker, over a fresh PostgreSQL database."""
+"""A real ``celery worker`` process on the real broker, over a fresh PostgreSQL database, reading
+candles from a real ``influxd`` (a database of each test's own) through the worker-side cache."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from quantgrid.candles.embedded import EmbeddedStore
+from quantgrid.candles.factory import open_store
 from quantgrid.candles.generate import generate
+from quantgrid.candles.store import CandleStore
 from quantgrid.config import Settings
 from quantgrid.db import users
 from quantgrid.db.backtests import JobSpec
 from quantgrid.db.session import Database
 from tasks.celery_app import make_celery
 from tasks.service import JobService
+from tests.support import pg
+from tests.support.influx import InfluxdMissing, InfluxServer
 
 ROOT = Path(__file__).resolve().parents[3]
 SYMBOL = "TESTUSD"
@@ -27,17 +31,27 @@ START = datetime(2021, 1, 1, tzinfo=UTC)
 END = datetime(2021, 3, 1, tzinfo=UTC)
 
 
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory):
+    server = InfluxServer(tmp_path_factory.mktemp("influxd-jobs"))
+    try:
+        server.start()
+    except InfluxdMissing as err:
+        pytest.fail(str(err))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def env(pg_url, tmp_path):
+def env(pg_url, tmp_path, influxd):
     """The environment of both the test (producer) and the worker."""
-    store = EmbeddedStore(tmp_path / "candles")
-    store.write(SYMBOL, "1h", generate(24 * 70, timeframe="1h", seed=3, start="2021-01-01"))
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("INFLUX")},
         "QUANTGRID_VAR_DIR": str(tmp_path),
         "DATABASE_URL": pg_url,
-        "CANDLE_STORE": "embedded",
-        "CANDLE_DIR": str(tmp_path / "candles"),
+        "CANDLE_STORE": "influxdb",
+        "INFLUX_URL": influxd.url,
+        "INFLUX_DB": pg.unique_name("jobs"),
         "BROKER_POLL_SECONDS": "0.2",
         "BROKER_LEASE_SECONDS": "5",
         "WORKER_CONCURRENCY": "2",
@@ -45,7 +59,15 @@ def env(pg_url, tmp_path):
 
 
 @pytest.fixture
-def service(env):
+def store(env) -> CandleStore:
+    """The InfluxDB database the worker reads (uncached here), holding 70 days of 1h candles."""
+    store = open_store(Settings.from_env(env), cache=False)
+    store.write(SYMBOL, "1h", generate(24 * 70, timeframe="1h", seed=3, start="2021-01-01"))
+    return store
+
+
+@pytest.fixture
+def service(env, store):
     settings = Settings.from_env(env)
     db = Database.from_settings(settings)
     app = make_celery(settings)

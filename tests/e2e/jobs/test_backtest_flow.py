@@ -1,19 +1,25 @@
-"""End to end: PostgreSQL, the qgpg broker, a real worker process, the embedded candle store."""
+"""End to end: PostgreSQL, the qgpg broker, a real worker process, InfluxDB."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from engine.backtest import run_backtest
 from engine.simulator import SimConfig
 from engine.sweep import parse_grid, run_sweep
-from quantgrid.candles.embedded import EmbeddedStore
+from quantgrid.candles.csvfile import write_csv
 from quantgrid.db import backtests as bt
 from quantgrid.db import results, sweeps
 from quantgrid.db.models import Status
 from tests.e2e.jobs.conftest import END, START, SYMBOL, spec, wait_for
 
 pytestmark = pytest.mark.e2e
+QUANTGRID = Path(sys.executable).with_name("quantgrid")
 
 
 def _status(service, job_id):
@@ -21,8 +27,8 @@ def _status(service, job_id):
         return bt.get_backtest(s, job_id).status
 
 
-def test_backtest_goes_queued_running_succeeded_with_the_engines_numbers(
-    service, owner, start_worker, env
+def test_backtest_goes_queued_running_succeeded_with_the_clis_numbers(
+    service, owner, start_worker, store, tmp_path
 ):
     job = service.submit_backtest(owner.id, spec())
     assert job.status == Status.QUEUED
@@ -36,7 +42,7 @@ def test_backtest_goes_queued_running_succeeded_with_the_engines_numbers(
         done = bt.get_backtest(s, job.id)
         report = results.report_for_backtest(s, job.id, owner)
     assert done.attempts == 1 and done.worker.startswith("w1@")
-    candles = EmbeddedStore(env["CANDLE_DIR"]).read(SYMBOL, "1h", START, END)
+    candles = store.read(SYMBOL, "1h", START, END)
     direct = run_backtest(
         candles, "sma_cross", {"fast": 10, "slow": 30}, SimConfig(cash=10_000.0, commission=0.001)
     )
@@ -44,6 +50,16 @@ def test_backtest_goes_queued_running_succeeded_with_the_engines_numbers(
     assert report.metrics["equity_final"] == direct.metrics["equity_final"]
     assert report.equity_value.tolist() == direct.equity.tolist()
     assert len(report.trades) == len(direct.trades)
+    # The same candles through `quantgrid backtest --csv`: the numbers a user checks by hand.
+    write_csv(candles, tmp_path / "candles.csv")
+    cli = subprocess.run(
+        [str(QUANTGRID), "backtest", "--csv", str(tmp_path / "candles.csv"), "--strategy",
+         "sma_cross", "-p", "fast=10", "-p", "slow=30", "--cash", "10000", "--commission",
+         "0.001", "--json"], capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    by_cli = json.loads(cli.stdout)
+    assert report.metrics["equity_final"] == pytest.approx(by_cli["equity_final"], rel=1e-12)
+    assert report.metrics["trades"] == by_cli["trades"]
     # An identical submission reuses the stored result instead of storing another.
     again = service.submit_backtest(owner.id, spec())
     wait_for(lambda: _status(service, again.id) == Status.SUCCEEDED, what="the second run")
@@ -71,7 +87,7 @@ def test_cancelled_queued_job_never_starts(service, owner, start_worker):
     assert cancelled.status == Status.CANCELLED and cancelled.attempts == 0
 
 
-def test_sweep_of_500_combinations_finds_the_best(service, owner, start_worker, env):
+def test_sweep_of_500_combinations_finds_the_best(service, owner, start_worker, store):
     grid = ["fast=2:51:1", "slow=60:150:10"]  # 50 x 10 = 500
     sweep = service.submit_sweep(owner.id, spec(params={}), grid, metric="sharpe", chunk_size=100)
     assert sweep.total == 500
@@ -87,7 +103,7 @@ def test_sweep_of_500_combinations_finds_the_best(service, owner, start_worker, 
         done = sweeps.get_sweep(s, sweep.id)
         chunks = sweeps.list_chunks(s, sweep.id)
     assert (done.n_succeeded, done.progress, len(chunks)) == (500, 1.0, 5)
-    candles = EmbeddedStore(env["CANDLE_DIR"]).read(SYMBOL, "1h", START, END)
+    candles = store.read(SYMBOL, "1h", START, END)
     combos = parse_grid(grid, "sma_cross")
     direct = run_sweep(candles, "sma_cross", combos, SimConfig(cash=10_000.0, commission=0.001))
     best = int(direct.ranked("sharpe")[0])

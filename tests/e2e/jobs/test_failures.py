@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from quantgrid.candles.embedded import EmbeddedStore
 from quantgrid.candles.generate import generate
 from quantgrid.db import sweeps
 from quantgrid.db.models import Status
@@ -21,8 +20,8 @@ GRID = ["fast=1:200:1", "slow=300:2200:100"]
 
 
 @pytest.fixture
-def big_spec(env):
-    EmbeddedStore(env["CANDLE_DIR"]).write(
+def big_spec(store):
+    store.write(
         BIG, "1m", generate(150_000, timeframe="1m", seed=9, start="2021-01-01")
     )
     return spec(

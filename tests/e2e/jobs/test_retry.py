@@ -20,6 +20,12 @@ def env(env):
     return {**env, "CANDLE_STORE": "influxdb", "INFLUX_URL": f"http://127.0.0.1:{free_port()}"}
 
 
+@pytest.fixture
+def store():
+    """No candles to write: the store the worker is given is down."""
+    return None
+
+
 def _job(service, job_id):
     with service.db.read() as s:
         return bt.get_backtest(s, job_id)
