@@ -2,8 +2,9 @@
 
 NGINX in front of 3 Gunicorn instances, 3 Celery workers (w1, w2, w3, concurrency 6, events on),
 Celery beat, a PostgreSQL master and a streaming replica (private clusters,
-never the shared server on 5432), influxd, Flower, the Celery exporter (in ``.venv-exporter``) and
-Prometheus scraping everything. Everything lives under one run directory (``var/cluster`` unless
+never the shared server on 5432), influxd, Flower, the Celery exporter (in ``.venv-exporter``),
+Debian's PostgreSQL and NGINX exporters, and Prometheus scraping everything but influxd (1.6
+serves no Prometheus metrics; the workers count candle loads and cache hits instead). Everything lives under one run directory (``var/cluster`` unless
 ``--run-dir``): ``logs/<name>.log`` per process, ``pids/<name>.pid``, ``cluster.json`` (ports and
 URLs) and the data directories. Ports are ``--base-port`` (18000) plus fixed offsets, the ones in
 ops/prometheus/prometheus.yml. ``down`` stops every process it started and checks none is left.
@@ -34,9 +35,12 @@ N_API = 3
 N_WORKERS = 3
 DEFAULT_BASE = 18000
 # Offsets from the base port (prometheus.yml lists them for the default base).
-NGINX, API0, WORKER0, FLOWER, EXPORTER, PROMETHEUS, PG, PG_REPLICA, INFLUX, INFLUX_RPC = (
-    0, 1, 11, 20, 21, 30, 40, 41, 50, 51
+(NGINX, NGINX_STATUS, API0, WORKER0, FLOWER, EXPORTER, NGINX_EXPORTER, PG_EXPORTER,
+ PROMETHEUS, PG, PG_REPLICA, INFLUX, INFLUX_RPC) = (
+    0, 5, 1, 11, 20, 21, 22, 23, 30, 40, 41, 50, 51
 )  # fmt: skip
+# The PostgreSQL exporters: the master's on PG_EXPORTER, the replica's on the next port.
+PG_ROLES = (("master", PG), ("replica", PG_REPLICA))
 PG_CONF = """
 listen_addresses = '127.0.0.1'
 max_connections = 200
@@ -111,6 +115,11 @@ class Cluster:
             },
             "flower": f"http://127.0.0.1:{self.port(FLOWER)}",
             "exporter": f"http://127.0.0.1:{self.port(EXPORTER)}/metrics",
+            "postgres_exporters": {
+                role: f"http://127.0.0.1:{self.port(PG_EXPORTER + i)}/metrics"
+                for i, (role, _) in enumerate(PG_ROLES)
+            },
+            "nginx_exporter": f"http://127.0.0.1:{self.port(NGINX_EXPORTER)}/metrics",
             "prometheus": f"http://127.0.0.1:{self.port(PROMETHEUS)}",
             "database_url": self.database_url,
             "replica_url": self.replica_url,
@@ -300,6 +309,24 @@ class Cluster:
                                 "--broker-url", self.broker_url, "--host", "127.0.0.1",
                                 "--port", str(self.port(EXPORTER))], env)  # fmt: skip
 
+    def start_postgres_exporters(self) -> None:
+        """Debian's prometheus-postgres-exporter, one per server (its pg_up, pg_stat_database_*)."""
+        binary = _need("prometheus-postgres-exporter")
+        for i, (role, pg_port) in enumerate(PG_ROLES):
+            dsn = f"postgresql://postgres@127.0.0.1:{self.port(pg_port)}/quantgrid?sslmode=disable"
+            self.spawn(f"postgres-exporter-{role}", [
+                binary, f"--web.listen-address=127.0.0.1:{self.port(PG_EXPORTER + i)}",
+            ], self.env(DATA_SOURCE_NAME=dsn))  # fmt: skip
+
+    def start_nginx_exporter(self) -> None:
+        """Debian's prometheus-nginx-exporter over NGINX's private stub_status page."""
+        self.spawn("nginx-exporter", [
+            _need("prometheus-nginx-exporter"),
+            "-nginx.scrape-uri", f"http://127.0.0.1:{self.port(NGINX_STATUS)}/stub_status",
+            "-nginx.retries", "20", "-nginx.retry-interval", "500ms",
+            "-web.listen-address", f"127.0.0.1:{self.port(NGINX_EXPORTER)}",
+        ])  # fmt: skip
+
     def start_prometheus(self) -> None:
         root = self.run_dir / "prometheus"
         root.mkdir(exist_ok=True)
@@ -328,6 +355,7 @@ class Cluster:
             (ROOT / "ops/nginx/nginx.conf").read_text()
             .replace("@RUN_DIR@", str(self.run_dir))
             .replace("@LISTEN@", f"127.0.0.1:{self.port(NGINX)}")
+            .replace("@STATUS_LISTEN@", f"127.0.0.1:{self.port(NGINX_STATUS)}")
             .replace("@UPSTREAMS@", upstreams)
         )  # fmt: skip
         (root / "nginx.conf").write_text(conf)
@@ -355,8 +383,10 @@ class Cluster:
             self.start_beat()
             self.start_flower()
             self.start_exporter()
+            self.start_postgres_exporters()
             self.start_prometheus()
             self.start_nginx()
+            self.start_nginx_exporter()
             (self.run_dir / "cluster.json").write_text(json.dumps(self.info(), indent=2))
             self.wait_ready(timeout)
         except BaseException:
@@ -377,6 +407,9 @@ class Cluster:
             prometheus=f"{info['prometheus']}/-/ready",
             influxd=f"{info['influx_url']}/ping",
         )
+        probes["nginx-exporter"] = info["nginx_exporter"]
+        for role, url in info["postgres_exporters"].items():
+            probes[f"postgres-exporter-{role}"] = url
         out = {name: _probe(url) for name, url in probes.items()}
         out["beat"] = "up" if self.pid_of("beat") else "not running"
         for name, port in (("postgres-master", PG), ("postgres-replica", PG_REPLICA)):

@@ -25,10 +25,13 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
-# `make cluster` (ops/scripts/cluster.py) runs Debian's nginx and prometheus (with promtool)
-# with configurations of its own; the system services stay stopped.
-if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] || ! command -v promtool >/dev/null; then
-  echo "ensure-services: installing Debian's nginx-light and prometheus packages"
+# `make cluster` (ops/scripts/cluster.py) runs Debian's nginx, prometheus (with promtool) and
+# the PostgreSQL and NGINX exporters with configurations of its own; the system services stay
+# stopped.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] || ! command -v promtool >/dev/null \
+   || ! command -v prometheus-postgres-exporter >/dev/null || ! command -v prometheus-nginx-exporter >/dev/null; then
+  echo "ensure-services: installing Debian's nginx-light, prometheus and exporter packages"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light prometheus \
+    prometheus-postgres-exporter prometheus-nginx-exporter >/dev/null
 fi

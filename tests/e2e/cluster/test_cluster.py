@@ -148,6 +148,8 @@ def test_the_cluster_end_to_end(cluster):
         "worker",
         "flower",
         "celery-exporter",
+        "postgres",
+        "nginx",
         "prometheus",
     }
     deadline = time.monotonic() + 30
@@ -174,7 +176,7 @@ def test_the_cluster_end_to_end(cluster):
     pages = (
         [f"{u}/metrics" for u in sources]
         + list(cluster["workers"].values())
-        + [cluster["exporter"]]
+        + [cluster["exporter"], cluster["nginx_exporter"], *cluster["postgres_exporters"].values()]
     )
     for url in pages:
         for line in requests.get(url, timeout=5).text.splitlines():
