@@ -26,10 +26,11 @@ FINAL = {"succeeded", "failed", "cancelled"}
 # Settings of every process of the cluster: no quota in the way, a short broker lease (a killed
 # worker's messages come back within seconds) and short task retries (a dead InfluxDB fails its
 # jobs within ~10 s instead of ~4 min).
+TASK_RETRIES = 5
 CLUSTER_ENV = {
     "QUOTA_MAX_QUEUED_JOBS": "100000",
     "BROKER_LEASE_SECONDS": "6",
-    "TASK_MAX_RETRIES": "3",
+    "TASK_MAX_RETRIES": str(TASK_RETRIES),
     "TASK_RETRY_BACKOFF_MAX": "2",
 }
 JOB = {

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
-from tests.e2e.faults.conftest import JOB
+from tests.e2e.faults.conftest import JOB, TASK_RETRIES
 
 pytestmark = pytest.mark.e2e
 
@@ -44,10 +45,10 @@ def test_influxdb_down_cached_jobs_run_uncached_ones_retry_then_fail_and_recover
         assert {states[i] for i in uncached} == {"failed"}, states
         errors = [faults.scalar("SELECT error FROM backtests WHERE id = :i", i=i) for i in uncached]
         for error in errors:
-            assert error.startswith("gave up after 3 retries: InfluxDB at "), error
+            assert error.startswith(f"gave up after {TASK_RETRIES} retries: InfluxDB at "), error
             assert "is unavailable" in error, error
         attempts = [faults.scalar("SELECT attempts FROM backtests WHERE id = :i", i=i) for i in uncached]
-        assert all(a >= 4 for a in attempts), attempts  # the first run and 3 retries
+        assert all(a >= 1 + TASK_RETRIES for a in attempts), attempts  # the first run, the retries
         logs = faults.log("w1") + faults.log("w2") + faults.log("w3")
         assert "retryable error, retrying: InfluxDB at" in logs
     finally:
@@ -61,3 +62,28 @@ def test_influxdb_down_cached_jobs_run_uncached_ones_retry_then_fail_and_recover
     faults.wait_final(jobs, timeout=60)
     counts = faults.account(jobs)
     assert counts == {"succeeded": len(jobs)}, counts
+
+
+def test_a_job_retrying_when_influxdb_returns_succeeds_by_itself(faults):
+    """Down for less than the retries last: the job's next retry finds the store back."""
+    client = faults.client()
+    body = {**JOB, "start": "2020-01-05", "end": "2020-03-01", "params": {"fast": 7, "slow": 31}}
+    workers = [faults.pid(f"w{i}") for i in (1, 2, 3)]
+    for pid in workers:  # submitting needs InfluxDB: hold the job back until it is down
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        job = faults.submit(client, "backtests", body)
+        faults.stop("influxd")
+    finally:
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+    try:
+        deadline = time.monotonic() + 30
+        while faults.scalar("SELECT attempts FROM backtests WHERE id = :i", i=job) < 2:
+            assert time.monotonic() < deadline, "the job never retried"
+            time.sleep(0.1)
+    finally:
+        faults.start_influx()
+    faults.wait_final([job], timeout=60)
+    assert faults.account([job]) == {"succeeded": 1}
+    assert faults.scalar("SELECT error FROM backtests WHERE id = :i", i=job) is None
