@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from quantgrid.candles.cache import CachedStore
 from quantgrid.candles.embedded import EmbeddedStore
 from quantgrid.candles.errors import CandleStoreRefused, CandleStoreUnavailable
 from quantgrid.candles.factory import _major, open_store
+from quantgrid.candles.influx import InfluxStore
+from quantgrid.candles.influx2 import Influx2Store
 from quantgrid.candles.store import to_ns
 from quantgrid.config import Settings
 from quantgrid.errors import InvalidInput
@@ -50,3 +55,41 @@ def test_time_bounds(value, ns):
 def test_bad_time_bounds_are_invalid_input(value):
     with pytest.raises(InvalidInput):
         to_ns(value)
+
+
+@pytest.fixture
+def pinged_server():
+    """A stand-in for an InfluxDB 2.x/3.x server (none runs here: Debian ships 1.6) that only
+    answers ``/ping`` with the version set in ``server.version``: all that open_store asks."""
+
+    class Ping(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the stdlib's name)
+            self.send_response(204 if self.path == "/ping" else 404)
+            self.send_header("X-Influxdb-Version", server.version)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ping)
+    server.version = "v2.7.4"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("version", "token_and_org", "backend"),
+    [("v2.7.4", True, Influx2Store), ("3.0.1", True, Influx2Store), ("v2.7.4", False, InfluxStore),
+     ("1.6.7~rc0", True, InfluxStore), ("1.8.10", False, InfluxStore)],
+)
+def test_the_server_version_and_credentials_pick_the_api(pinged_server, version, token_and_org,
+                                                         backend):
+    pinged_server.version = version
+    env = {"CANDLE_STORE": "influxdb", "INFLUX_URL": f"http://127.0.0.1:{pinged_server.server_port}"}
+    if token_and_org:
+        env |= {"INFLUX_TOKEN": "t0ken", "INFLUX_ORG": "quants", "INFLUX_BUCKET": "candles"}
+    store = open_store(Settings.from_env(env), cache=False)
+    assert type(store) is backend
