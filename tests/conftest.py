@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support import pg
+from tests.support.influx import InfluxdMissing, InfluxServer
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +29,16 @@ def pg_url(pg_template):
     url = pg.create_database(name, template=pg_template)
     yield url
     pg.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory):
+    """One real influxd per test run, on free 127.0.0.1 ports, with its own config and data
+    directory; tests use databases of their own on it. Missing influxd fails the run, never skips."""
+    server = InfluxServer(tmp_path_factory.mktemp("influxd"))
+    try:
+        server.start()
+    except InfluxdMissing as err:
+        pytest.fail(str(err))
+    yield server
+    server.stop()

@@ -23,23 +23,11 @@ from quantgrid.db.session import Database
 from tasks.celery_app import make_celery
 from tasks.service import JobService
 from tests.support import pg
-from tests.support.influx import InfluxdMissing, InfluxServer
 
 ROOT = Path(__file__).resolve().parents[3]
 SYMBOL = "TESTUSD"
 START = datetime(2021, 1, 1, tzinfo=UTC)
 END = datetime(2021, 3, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="session")
-def influxd(tmp_path_factory):
-    server = InfluxServer(tmp_path_factory.mktemp("influxd-jobs"))
-    try:
-        server.start()
-    except InfluxdMissing as err:
-        pytest.fail(str(err))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -9,19 +9,6 @@ import requests
 
 from quantgrid.candles.embedded import EmbeddedStore
 from quantgrid.candles.influx import InfluxStore
-from tests.support.influx import InfluxdMissing, InfluxServer
-
-
-@pytest.fixture(scope="session")
-def influxd(tmp_path_factory):
-    """One influxd per test run, on free 127.0.0.1 ports, with its own config and data directory."""
-    server = InfluxServer(tmp_path_factory.mktemp("influxd"))
-    try:
-        server.start()
-    except InfluxdMissing as err:
-        pytest.fail(str(err))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -7,18 +7,16 @@ is being emptied loses its message to the purge but gets it sent again.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from quantgrid.config import Settings
 from quantgrid.db import backtests as bt
 from quantgrid.db import sweeps, users
-from quantgrid.db.backtests import JobSpec
 from quantgrid.db.models import Status
 from quantgrid.db.session import Database
 from tasks.celery_app import QUEUE, make_celery
 from tasks.service import JobService
+from tests.integration.db.conftest import make_spec
 from tests.support import pg
 
 pytestmark = [
@@ -26,11 +24,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning"),
 ]
 
-SPEC = JobSpec(
-    strategy="sma_cross", symbol="DEMO", timeframe="1h",
-    start=datetime(2024, 1, 1, tzinfo=UTC), end=datetime(2024, 3, 1, tzinfo=UTC),
-    params={"fast": 10, "slow": 30}, settings={"cash": 10_000.0},
-)  # fmt: skip
+SPEC = make_spec()
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

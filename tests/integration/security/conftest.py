@@ -20,22 +20,10 @@ from quantgrid.config import Settings
 from quantgrid.db import users
 from quantgrid.db.session import Database
 from tests.support.candles import minutes
-from tests.support.influx import InfluxdMissing, InfluxServer
 from tests.unit.app.conftest import PASSWORD, csrf_of, sign_in
 
 CANARY_ROWS = 3
 CANDLES = 3 * 24 * 60  # 1m bars from 2024-01-01
-
-
-@pytest.fixture(scope="session")
-def influxd(tmp_path_factory):
-    server = InfluxServer(tmp_path_factory.mktemp("influxd-security"))
-    try:
-        server.start()
-    except InfluxdMissing as err:
-        pytest.fail(str(err))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")
