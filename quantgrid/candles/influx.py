@@ -20,6 +20,7 @@ the good lines of a batch that has a bad one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -38,6 +39,7 @@ from quantgrid.candles.store import (
     CandleStore,
     SeriesInfo,
     empty_candles,
+    fmt_ns,
     from_server,
     to_ns,
     validate_for_write,
@@ -167,31 +169,63 @@ class InfluxStore(CandleStore):
     # -- writing ---------------------------------------------------------------------------------
 
     def write(self, symbol: str, timeframe: str, candles: Candles, progress=None) -> int:
+        """Validate every row, then send them in batches; a failure part-way is undone if it can be.
+
+        InfluxDB has no transactions: batches sent before a failure stay stored. When the range
+        held no candles before, they are deleted again, so nothing half-written is left; when it
+        did, the old candles may be partly replaced, and the error says so.
+        """
         symbol = validate_symbol(symbol)
         tf = validate_timeframe(timeframe)
         validate_for_write(candles, tf)
         self._ensure_db()
-        prefix = f"{MEASUREMENT},symbol={symbol},timeframe={tf.text} "
+        span = (int(candles.time[0]), int(candles.time[-1]) + 1)
+        fresh = not self._holds_any(symbol, tf, *span)
         try:
-            # Build the next batch's lines while the server takes the previous one (one POST in
-            # flight at a time, so the session is never used by two threads at once).
-            with ThreadPoolExecutor(max_workers=1) as poster:
-                pending, sent = None, 0
-                for i in range(0, len(candles), self.batch_size):
-                    body = _lines(prefix, candles.slice(i, i + self.batch_size))
-                    if pending is not None:
-                        pending.result()
-                        if progress is not None:
-                            progress(sent)
-                    sent = min(self.batch_size, len(candles) - i)
-                    pending = poster.submit(self._request, "/write", params={"db": self.db}, data=body)
-                pending.result()
-                if progress is not None:
-                    progress(sent)
-        finally:
-            # Also after a failure: some batches may be stored, so cached copies are stale.
-            self._bump(symbol)
+            self._send(f"{MEASUREMENT},symbol={symbol},timeframe={tf.text} ", candles, progress)
+        except (CandleStoreUnavailable, CandleStoreRefused) as err:
+            failure = self._after_failed_write(symbol, tf, span, fresh, err)
+            with contextlib.suppress(CandleStoreUnavailable, CandleStoreRefused):
+                self._bump(symbol)  # batches may have been stored: cached copies are stale
+            raise failure from err
+        self._bump(symbol)
         return len(candles)
+
+    def _send(self, prefix: str, candles: Candles, progress) -> None:
+        # Build the next batch's lines while the server takes the previous one (one POST in
+        # flight at a time, so the session is never used by two threads at once).
+        with ThreadPoolExecutor(max_workers=1) as poster:
+            pending, sent = None, 0
+            for i in range(0, len(candles), self.batch_size):
+                body = _lines(prefix, candles.slice(i, i + self.batch_size))
+                if pending is not None:
+                    pending.result()
+                    if progress is not None:
+                        progress(sent)
+                sent = min(self.batch_size, len(candles) - i)
+                pending = poster.submit(self._request, "/write", params={"db": self.db}, data=body)
+            pending.result()
+            if progress is not None:
+                progress(sent)
+
+    def _holds_any(self, symbol: str, tf: Timeframe, start: int, end: int) -> bool:
+        where, params = _where(symbol, tf, start, end)
+        results = self._query_json(f"SELECT first(close) FROM {MEASUREMENT} WHERE {where}", params)
+        return any(r.get("series") for r in results)
+
+    def _after_failed_write(self, symbol, tf, span, fresh, err) -> Exception:
+        """Undo what a failed write stored where that is safe; return the error to raise."""
+        where = f"{symbol} {tf} candles from {fmt_ns(span[0])} to {fmt_ns(span[1] - tf.ns)}"
+        if not fresh:
+            return type(err)(f"{err}; the {where} already stored may be partly replaced: "
+                             "run the import again (it overwrites the same timestamps)")
+        try:
+            clause, params = _where(symbol, tf, *span)
+            self._query_json(f"DELETE FROM {MEASUREMENT} WHERE {clause}", params)
+        except (CandleStoreUnavailable, CandleStoreRefused):
+            return type(err)(f"{err}; some of the {where} may be stored and could not be removed: "
+                             "run the import again, or `quantgrid candles delete` that range")
+        return type(err)(f"{err}; nothing of the {where} was kept")
 
     def _bump(self, symbol: str) -> None:
         line = f'{GENERATIONS},symbol={symbol} stamp="{uuid.uuid4().hex}" 0'

@@ -135,3 +135,39 @@ def test_points_written_by_another_tool_that_we_would_refuse_are_reported(influx
     requests.post(f"{influxd.url}/write", params={"db": influx_store.db}, data=foreign, timeout=10)
     with pytest.raises(InvalidCandles, match="stored BTCUSDT candles are not valid.*open is missing or not finite at row 3"):
         influx_store.read("BTCUSDT", "1m")
+
+
+def _fail_the_third_batch(store: InfluxStore, monkeypatch) -> None:
+    """The real server takes two batches, then the third POST to /write fails as an outage."""
+    real, writes = store._request, []
+
+    def request(path, **kw):
+        if path == "/write" and b"\n" in kw.get("data", b""):  # a batch, not the generation stamp
+            writes.append(path)
+            if len(writes) == 3:
+                raise CandleStoreUnavailable(f"InfluxDB at {store.url} is unavailable: injected")
+        return real(path, **kw)
+
+    monkeypatch.setattr(store, "_request", request)
+
+
+def test_an_import_cut_off_part_way_leaves_nothing_of_a_fresh_range(influx_store, monkeypatch):
+    influx_store.batch_size = 1_000
+    influx_store.write("KEEP", "1m", minutes(50))  # another series, untouched
+    _fail_the_third_batch(influx_store, monkeypatch)
+    with pytest.raises(CandleStoreUnavailable, match="injected; nothing of the BTCUSDT 1m candles"):
+        influx_store.write("BTCUSDT", "1m", minutes(5_000))
+    monkeypatch.undo()
+    assert [(s.symbol, s.count) for s in influx_store.symbols()] == [("KEEP", 50)]
+
+
+def test_an_import_cut_off_over_stored_candles_says_they_may_be_partly_replaced(
+    influx_store, monkeypatch
+):
+    influx_store.batch_size = 1_000
+    influx_store.write("BTCUSDT", "1m", minutes(5_000, seed=1))
+    _fail_the_third_batch(influx_store, monkeypatch)
+    with pytest.raises(CandleStoreUnavailable, match="may be partly replaced: run the import again"):
+        influx_store.write("BTCUSDT", "1m", minutes(5_000, seed=2))
+    monkeypatch.undo()
+    assert influx_store.range("BTCUSDT", "1m").count == 5_000  # nothing lost, nothing doubled
