@@ -245,6 +245,23 @@ class JobService:
             self._send_after_commit([(RUN_BACKTEST, job_id, task_id)], rw)
         return job
 
+    def retry_sweep(self, sweep_id: int, viewer: Viewer | None, rw=None) -> Sweep:
+        """Run a failed or cancelled sweep's unfinished chunks again."""
+        messages = []
+        with self.db.write(rw) as s:
+            for chunk in sweeps.retry_sweep(s, sweep_id, viewer):
+                task_id = str(uuid.uuid4())
+                sweeps.set_chunk_task_id(s, chunk.id, task_id)
+                messages.append((RUN_SWEEP_CHUNK, chunk.id, task_id))
+                if self.transactional:
+                    publish_in_transaction(
+                        s, self.app, RUN_SWEEP_CHUNK, args=(chunk.id,), task_id=task_id
+                    )
+            sweep = sweeps.get_sweep(s, sweep_id)
+        if messages and not self.transactional:
+            self._send_after_commit(messages, rw)
+        return sweep
+
     def requeue_stuck(
         self, alive_workers: set[str], grace: timedelta = timedelta(minutes=2)
     ) -> dict[str, list[int]]:

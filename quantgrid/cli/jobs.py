@@ -91,10 +91,15 @@ def cancel(job_id: int, sweep: bool) -> None:
 
 @jobs.command("retry")
 @click.argument("job_id", type=ROW_ID)
-def retry(job_id: int) -> None:
-    """Queue a failed or cancelled backtest again."""
-    _service().retry_backtest(job_id, None)
-    click.echo(f"queued backtest {job_id} again")
+@click.option("--sweep", is_flag=True, help="JOB_ID is a sweep (its failed and cancelled chunks run again)")
+def retry(job_id: int, sweep: bool) -> None:
+    """Queue a failed or cancelled backtest, or sweep, again."""
+    service = _service()
+    if sweep:
+        service.retry_sweep(job_id, None)
+    else:
+        service.retry_backtest(job_id, None)
+    click.echo(f"queued {'sweep' if sweep else 'backtest'} {job_id} again")
 
 
 @jobs.command("requeue-stuck")

@@ -279,6 +279,30 @@ def cancel_sweep(session: Session, sweep_id: int, viewer: Viewer | None = None) 
     return Cancelled(sweep_id, previous, tuple(task_ids))
 
 
+def retry_sweep(session: Session, sweep_id: int, viewer: Viewer | None = None) -> list[SweepChunk]:
+    """failed/cancelled → queued: its failed and cancelled chunks run afresh, the succeeded keep
+    their results; return the chunks to send. Raise InvalidTransition for an unfinished or
+    succeeded sweep."""
+    sweep = get_sweep(session, sweep_id, viewer)
+    if sweep.status not in (Status.FAILED, Status.CANCELLED):
+        raise InvalidTransition(
+            f"only failed or cancelled sweeps can be retried; {sweep_id} is {sweep.status.value}"
+        )
+    again = [
+        _move(session, chunk.id, (Status.FAILED, Status.CANCELLED), Status.QUEUED, attempts=0,
+              error=None, worker=None, task_id=None, started_at=None, finished_at=None)
+        for chunk in list_chunks(session, sweep_id)
+        if chunk.status in (Status.FAILED, Status.CANCELLED)
+    ]  # fmt: skip
+    session.execute(
+        sa.update(Sweep)
+        .where(Sweep.id == sweep_id)
+        .values(status=Status.QUEUED, error=None, finished_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return [chunk for chunk in again if chunk is not None]
+
+
 # -- aggregation --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GridRow:

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from quantgrid.db import backtests as bt
+from quantgrid.db import sweeps
 from quantgrid.db.models import Status
 from tests.e2e.jobs.conftest import ROOT, spec, wait_for
 
@@ -83,3 +84,23 @@ def test_requeue_stuck_refuses_when_no_worker_answers(service, owner, env):
     out = qg(env, "jobs", "requeue-stuck", "--grace", "0")
     assert out.returncode != 0 and "no worker answered ping" in out.stderr, out
     assert _status(service, running.id) == Status.RUNNING
+
+
+def test_a_cancelled_sweep_is_retried_from_the_cli_and_completes(service, owner, start_worker, env):
+    sweep = service.submit_sweep(owner.id, spec(params={}), ["fast=5:20:5", "slow=30,40"],
+                                 chunk_size=3)
+    out = qg(env, "jobs", "cancel", "--sweep", str(sweep.id))
+    assert out.returncode == 0 and f"cancelled sweep {sweep.id} (was queued)" in out.stdout, out
+    out = qg(env, "jobs", "retry", "--sweep", str(sweep.id))
+    assert out.returncode == 0 and f"queued sweep {sweep.id} again" in out.stdout, out
+    start_worker("w1")
+
+    def finished():
+        with service.db.read() as s:
+            done = sweeps.get_sweep(s, sweep.id)
+        return done if done.status not in (Status.QUEUED, Status.RUNNING) else None
+
+    done = wait_for(finished, what="the retried sweep")
+    assert done.status == Status.SUCCEEDED and done.n_succeeded == done.total == 8, done
+    again = qg(env, "jobs", "retry", "--sweep", str(sweep.id))
+    assert again.returncode != 0 and "only failed or cancelled sweeps" in again.stderr, again

@@ -140,6 +140,32 @@ def test_cancel_stops_queued_and_running_chunks(db, alice, limits):
         sweeps.cancel_sweep(s, sweep.id, alice)
 
 
+def test_retry_runs_the_cancelled_chunks_again_and_keeps_the_finished(db, alice, limits):
+    sweep, chunks = _submit(db, alice, limits)
+    _run_chunk(db, chunks[0].id)
+    with pytest.raises(InvalidTransition, match="only failed or cancelled"), db.write() as s:
+        sweeps.retry_sweep(s, sweep.id, alice)
+    with db.write() as s:
+        sweeps.fail_chunk(s, chunks[1].id, "InfluxDB is unavailable")
+    with db.write() as s:
+        sweeps.cancel_sweep(s, sweep.id, alice)
+    with db.write() as s:
+        again = sweeps.retry_sweep(s, sweep.id, alice)
+    assert [c.id for c in again] == [chunks[1].id, chunks[2].id]
+    assert all(c.status == Status.QUEUED and c.attempts == 0 and c.error is None for c in again)
+    with db.read() as s:
+        retried = sweeps.get_sweep(s, sweep.id)
+    assert (retried.status, retried.error, retried.finished_at) == (Status.QUEUED, None, None)
+    assert _counts(retried) == (6, 0, 4, 0, 0)
+    for chunk in again:  # run to the end: the sweep succeeds with every combination
+        _run_chunk(db, chunk.id)
+    with db.read() as s:
+        done = sweeps.get_sweep(s, sweep.id)
+    assert done.status == Status.SUCCEEDED and _counts(done) == (0, 0, 10, 0, 0)
+    with db.write() as s, pytest.raises(InvalidTransition):
+        sweeps.retry_sweep(s, sweep.id, alice)
+
+
 def test_stuck_chunk_is_requeued_and_counted_back(db, alice, limits):
     from datetime import UTC, datetime, timedelta
 
