@@ -130,6 +130,13 @@ def test_celery_cli_inspect_and_control_reach_every_worker(cluster):
     assert "add consumer celery" in add.stdout, add.stdout + add.stderr
 
 
+def test_a_task_longer_than_its_lease_runs_once(cluster):
+    """A live worker extends the leases of what it holds: 7 s of work on a 3 s lease."""
+    cluster.send("long-lease", 7)
+    runs = wait_for(lambda: cluster.runs("long-lease"), 30, "the long task to finish")
+    assert len(runs) == 1 and len(cluster.runs("start:long-lease")) == 1, runs
+
+
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.read().decode()
