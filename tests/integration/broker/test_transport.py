@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 import quantgrid.broker
-from quantgrid.broker import sweep_url
+from quantgrid.broker import sql, sweep_url
 from quantgrid.errors import Unavailable
 
 
@@ -55,16 +55,10 @@ def test_dequeue_is_an_index_scan_on_a_large_table(connect, pg_url):
     _scalar(pg_url, "ANALYZE broker_message")
     engine = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
     with engine.begin() as db:
-        plan = "\n".join(
-            row[0]
-            for row in db.execute(
-                sa.text(
-                    "EXPLAIN SELECT id FROM broker_message WHERE queue = 'q3'"
-                    " AND leased_until IS NULL AND (expires_at IS NULL OR expires_at > now())"
-                    " ORDER BY rank, id LIMIT 24 FOR UPDATE SKIP LOCKED"
-                )
-            )
-        )
+        # The transport's own dequeue statement (EXPLAIN plans it without running it).
+        explain = sa.text("EXPLAIN " + sql.LEASE.text)
+        params = {"owner": "w@host", "lease": 60, "queue": "q3", "limit": 24}
+        plan = "\n".join(row[0] for row in db.execute(explain, params))
     engine.dispose()
     assert "Index Scan using ix_broker_message_ready" in plan, plan
     assert "Sort" not in plan and "Seq Scan" not in plan, plan
