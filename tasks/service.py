@@ -49,6 +49,15 @@ def _request_key(user_id: int, request_id: str | None) -> str | None:
     return str(uuid.uuid5(_REQUEST_NAMESPACE, f"{user_id}:{request_id}"))
 
 
+def _queue(session, outbox: list, task: str, row_id: int, task_id: str | None = None) -> str:
+    """Give row ``row_id`` its task id (a new one unless given) and put its message in the outbox."""
+    task_id = task_id or str(uuid.uuid4())
+    set_task_id = bt.set_task_id if task == RUN_BACKTEST else sweeps.set_chunk_task_id
+    set_task_id(session, row_id, task_id)
+    outbox.append((task, row_id, task_id))
+    return task_id
+
+
 class BrokerUnavailable(Unavailable):
     """The task queue is unavailable; try again shortly."""
 
@@ -93,17 +102,11 @@ class JobService:
         """
         spec = self._validated(spec)
         key = _request_key(user_id, request_id)
-        task_id = key or str(uuid.uuid4())
-        with self.db.write(rw) as s:
+        with self._enqueuing(rw) as (s, outbox):
             job = bt.submit_backtest(s, user_id, spec, self.limits, task_id=key)
             if job.task_id is not None:  # this very request was accepted before
                 return job
-            bt.set_task_id(s, job.id, task_id)
-            job.task_id = task_id
-            if self.transactional:
-                publish_in_transaction(s, self.app, RUN_BACKTEST, args=(job.id,), task_id=task_id)
-        if not self.transactional:
-            self._send_after_commit([(RUN_BACKTEST, job.id, task_id)], rw)
+            job.task_id = _queue(s, outbox, RUN_BACKTEST, job.id, key)
         return job
 
     def submit_sweep(
@@ -128,8 +131,7 @@ class JobService:
             combos = parse_grid(list(grid), spec.strategy)
         except ValueError as err:
             raise InvalidInput(str(err)) from None
-        messages = []
-        with self.db.write(rw) as s:
+        with self._enqueuing(rw) as (s, outbox):
             sweep, chunks = sweeps.submit_sweep(
                 s,
                 user_id,
@@ -143,15 +145,7 @@ class JobService:
                 request_key=_request_key(user_id, request_id),
             )
             for chunk in chunks:
-                task_id = str(uuid.uuid4())
-                sweeps.set_chunk_task_id(s, chunk.id, task_id)
-                messages.append((RUN_SWEEP_CHUNK, chunk.id, task_id))
-                if self.transactional:
-                    publish_in_transaction(
-                        s, self.app, RUN_SWEEP_CHUNK, args=(chunk.id,), task_id=task_id
-                    )
-        if not self.transactional:
-            self._send_after_commit(messages, rw)
+                _queue(s, outbox, RUN_SWEEP_CHUNK, chunk.id)
         return sweep
 
     def _validated(self, spec: JobSpec, check_params: bool = True) -> JobSpec:
@@ -163,6 +157,23 @@ class JobService:
             raise InvalidInput(str(err).strip("'\"")) from None
         sim_config(spec.settings)
         return replace(spec, params=dict(params))
+
+    @contextlib.contextmanager
+    def _enqueuing(self, rw: ReadYourWrites | None = None):
+        """A write transaction and its outbox of ``(task name, row id, task id)`` messages.
+
+        With ``qgpg`` on the jobs database the outbox is published in the transaction itself, so
+        the rows and their messages commit together or not at all; otherwise it is sent right
+        after the commit, and a send that fails marks those jobs failed (_send_after_commit).
+        """
+        outbox: list[tuple[str, int, str]] = []
+        with self.db.write(rw) as s:
+            yield s, outbox
+            if self.transactional:
+                for name, object_id, task_id in outbox:
+                    publish_in_transaction(s, self.app, name, args=(object_id,), task_id=task_id)
+        if outbox and not self.transactional:
+            self._send_after_commit(outbox, rw)
 
     def _send_after_commit(self, messages, rw) -> None:
         try:
@@ -222,44 +233,26 @@ class JobService:
                     purged.sweeps.append(sweep_id)
         self._revoke(purged.task_ids)
         purged.messages = purge_queue() or 0
-        resend = []
-        with self.db.write() as s:
-            resend += [(RUN_BACKTEST, job.id, job.task_id) for job in bt.queued_backtests(s)]
-            resend += [(RUN_SWEEP_CHUNK, c.id, c.task_id) for c in sweeps.queued_chunks(s)]
-            if self.transactional:
-                for name, object_id, task_id in resend:
-                    publish_in_transaction(s, self.app, name, args=(object_id,), task_id=task_id)
-        if resend and not self.transactional:
-            self._send_after_commit(resend, None)
-        purged.resent = len(resend)
+        with self._enqueuing() as (s, outbox):
+            for job in bt.queued_backtests(s):
+                _queue(s, outbox, RUN_BACKTEST, job.id, job.task_id)
+            for chunk in sweeps.queued_chunks(s):
+                _queue(s, outbox, RUN_SWEEP_CHUNK, chunk.id, chunk.task_id)
+        purged.resent = len(outbox)
         return purged
 
     def retry_backtest(self, job_id: int, viewer: Viewer | None, rw=None) -> Backtest:
-        task_id = str(uuid.uuid4())
-        with self.db.write(rw) as s:
+        with self._enqueuing(rw) as (s, outbox):
             job = bt.retry_backtest(s, job_id, viewer)
-            bt.set_task_id(s, job_id, task_id)
-            if self.transactional:
-                publish_in_transaction(s, self.app, RUN_BACKTEST, args=(job_id,), task_id=task_id)
-        if not self.transactional:
-            self._send_after_commit([(RUN_BACKTEST, job_id, task_id)], rw)
+            job.task_id = _queue(s, outbox, RUN_BACKTEST, job_id)
         return job
 
     def retry_sweep(self, sweep_id: int, viewer: Viewer | None, rw=None) -> Sweep:
         """Run a failed or cancelled sweep's unfinished chunks again."""
-        messages = []
-        with self.db.write(rw) as s:
+        with self._enqueuing(rw) as (s, outbox):
             for chunk in sweeps.retry_sweep(s, sweep_id, viewer):
-                task_id = str(uuid.uuid4())
-                sweeps.set_chunk_task_id(s, chunk.id, task_id)
-                messages.append((RUN_SWEEP_CHUNK, chunk.id, task_id))
-                if self.transactional:
-                    publish_in_transaction(
-                        s, self.app, RUN_SWEEP_CHUNK, args=(chunk.id,), task_id=task_id
-                    )
+                _queue(s, outbox, RUN_SWEEP_CHUNK, chunk.id)
             sweep = sweeps.get_sweep(s, sweep_id)
-        if messages and not self.transactional:
-            self._send_after_commit(messages, rw)
         return sweep
 
     def requeue_stuck(
@@ -268,25 +261,15 @@ class JobService:
         """Requeue backtests and chunks running on workers that are gone; return their ids."""
         before = datetime.now(UTC) - grace
         done: dict[str, list[int]] = {"backtests": [], "chunks": []}
-        messages = []
-        with self.db.write() as s:
+        with self._enqueuing() as (s, outbox):
             for job in bt.stuck_backtests(s, alive_workers, before):
                 if bt.requeue_backtest(s, job.id):
-                    task_id = str(uuid.uuid4())
-                    bt.set_task_id(s, job.id, task_id)
+                    _queue(s, outbox, RUN_BACKTEST, job.id)
                     done["backtests"].append(job.id)
-                    messages.append((RUN_BACKTEST, job.id, task_id))
             for chunk in sweeps.stuck_chunks(s, alive_workers, before):
                 if sweeps.requeue_chunk(s, chunk.id):
-                    task_id = str(uuid.uuid4())
-                    sweeps.set_chunk_task_id(s, chunk.id, task_id)
+                    _queue(s, outbox, RUN_SWEEP_CHUNK, chunk.id)
                     done["chunks"].append(chunk.id)
-                    messages.append((RUN_SWEEP_CHUNK, chunk.id, task_id))
-            if self.transactional:
-                for name, object_id, task_id in messages:
-                    publish_in_transaction(s, self.app, name, args=(object_id,), task_id=task_id)
-        if messages and not self.transactional:
-            self._send_after_commit(messages, None)
         return done
 
 
