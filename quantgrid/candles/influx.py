@@ -220,8 +220,7 @@ class InfluxStore(CandleStore):
             return type(err)(f"{err}; the {where} already stored may be partly replaced: "
                              "run the import again (it overwrites the same timestamps)")
         try:
-            clause, params = _where(symbol, tf, *span)
-            self._query_json(f"DELETE FROM {MEASUREMENT} WHERE {clause}", params)
+            self._delete_range(symbol, tf, *span)
         except (CandleStoreUnavailable, CandleStoreRefused):
             return type(err)(f"{err}; some of the {where} may be stored and could not be removed: "
                              "run the import again, or `quantgrid candles delete` that range")
@@ -238,12 +237,16 @@ class InfluxStore(CandleStore):
         stored = self.timeframes(symbol)
         if not stored or (tf is not None and tf.text not in stored):
             raise CandlesNotFound(f"no {symbol} {tf or ''} candles are stored".replace("  ", " "))
-        where, params = _where(symbol, tf, lo, hi)
         if lo is None and hi is None:
+            where, params = _where(symbol, tf, lo, hi)
             self._query_json(f"DROP SERIES FROM {MEASUREMENT} WHERE {where}", params)
         else:
-            self._query_json(f"DELETE FROM {MEASUREMENT} WHERE {where}", params)
+            self._delete_range(symbol, tf, lo, hi)
         self._bump(symbol)
+
+    def _delete_range(self, symbol: str, tf: Timeframe | None, start, end) -> None:
+        where, params = _where(symbol, tf, start, end)
+        self._query_json(f"DELETE FROM {MEASUREMENT} WHERE {where}", params)
 
     # -- reading ---------------------------------------------------------------------------------
 
