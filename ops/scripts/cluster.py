@@ -4,9 +4,10 @@ NGINX in front of 3 Gunicorn instances, 3 Celery workers (w1, w2, w3, concurrenc
 Celery beat, a PostgreSQL master and a streaming replica (private clusters,
 never the shared server on 5432), influxd, Flower, the Celery exporter (in ``.venv-exporter``),
 Debian's PostgreSQL and NGINX exporters, and Prometheus scraping everything but influxd (1.6
-serves no Prometheus metrics; the workers count candle loads and cache hits instead). Everything lives under one run directory (``var/cluster`` unless
-``--run-dir``): ``logs/<name>.log`` per process, ``pids/<name>.pid``, ``cluster.json`` (ports and
-URLs) and the data directories. Ports are ``--base-port`` (18000) plus fixed offsets, the ones in
+serves no Prometheus metrics; the workers count candle loads and cache hits instead).
+Everything lives under one run directory (``var/cluster`` unless ``--run-dir``):
+``logs/<name>.log`` per process, ``pids/<name>.pid``, ``cluster.json`` (ports and URLs) and the
+data directories. Ports are ``--base-port`` (18000) plus fixed offsets, the ones in
 ops/prometheus/prometheus.yml. ``down`` stops every process it started and checks none is left.
 """
 
