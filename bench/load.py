@@ -7,8 +7,14 @@
 
 Full size: 1,000 single backtests and 10 sweeps of 1,000 combinations from 50 clients (threads,
 one requests session and one user each). Prints submissions/s, submit latency p50/p99, the time
-until every job is final, and the accounting: submitted = finished, no duplicate result. Exits 1
-when the accounting does not hold (the figures are for reading, never asserted).
+until every job is final, the CPU the machine spent per Celery task (backtest or sweep chunk) while
+the load ran, and the accounting: submitted = finished, no duplicate result. Then, on the idle
+deployment, the time from one submission to its job's success (median of 20 one at a time).
+Exits 1 when the accounting does not hold (the figures are for reading, never asserted).
+
+The CPU figure is the whole machine's busy time (``/proc/stat``) less this process's own: every
+process of the deployment together (API, workers, databases, NGINX, Flower, exporters) and
+nothing else, provided the machine is otherwise quiet while it runs.
 """
 
 from __future__ import annotations
@@ -58,6 +64,70 @@ def _create_users(env: dict, n: int, tag: str) -> list[str]:
     return tokens
 
 
+def _machine_busy_s() -> float:
+    """CPU-seconds every process on the machine has used since boot (``/proc/stat``)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # all but idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """The CPU the deployment uses between start() and stop(): the machine's less ours."""
+
+    def start(self) -> None:
+        self._machine, self._own = _machine_busy_s(), time.process_time()
+
+    def stop(self) -> float:
+        return (_machine_busy_s() - self._machine) - (time.process_time() - self._own)
+
+
+def _task_count(engine, ids: dict[str, list[int]]) -> int:
+    """Celery tasks the jobs took: one per backtest, one per sweep chunk."""
+    with engine.connect() as conn:
+        chunks = conn.execute(sa.text("SELECT count(*) FROM sweep_chunks WHERE sweep_id IN :ids")
+                              .bindparams(sa.bindparam("ids", expanding=True)),
+                              {"ids": ids["sweeps"] or [-1]}).scalar()  # fmt: skip
+    return len(ids["backtests"]) + chunks
+
+
+def single_job_latency(url: str, database_url: str, token: str, n: int = 20) -> dict:
+    """Submit ``n`` backtests one at a time on an idle deployment; time each to its success."""
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {token}"
+    engine = sa.create_engine(database_url)
+    query = sa.text("SELECT status FROM backtests WHERE id = :id")
+    submit, final = [], []
+    try:
+        with engine.connect() as conn:
+            for k in range(n):
+                body = {**JOB, "params": {"fast": 3 + k % 30, "slow": 70 + k}}
+                t0 = time.perf_counter()
+                r = s.post(f"{url}/api/v1/backtests", json=body, timeout=60)
+                submit.append(time.perf_counter() - t0)
+                r.raise_for_status()
+                job_id = r.json()["id"]
+                while True:
+                    status = conn.execute(query, {"id": job_id}).scalar()
+                    conn.rollback()  # a fresh snapshot for the next look
+                    if status in FINAL:
+                        break
+                    if time.perf_counter() - t0 > 30:
+                        raise SystemExit(f"load: backtest {job_id} still {status} after 30 s")
+                    time.sleep(0.001)
+                final.append(time.perf_counter() - t0)
+                if status != "succeeded":
+                    raise SystemExit(f"load: the single backtest {job_id} ended {status}")
+                time.sleep(0.2)
+    finally:
+        engine.dispose()
+    return {
+        "idle_submit_p50_ms": round(1000 * statistics.median(submit), 1),
+        "idle_submit_to_succeeded_p50_ms": round(1000 * statistics.median(final), 1),
+        "idle_submit_to_succeeded_max_ms": round(1000 * max(final), 1),
+    }
+
+
 def run_load(url: str, database_url: str, tokens: list[str], n_backtests: int, n_sweeps: int,
              sweep_size: int, timeout: float = 1800) -> dict:  # fmt: skip
     """Submit everything from ``len(tokens)`` client threads; wait until final; account."""
@@ -100,6 +170,8 @@ def run_load(url: str, database_url: str, tokens: list[str], n_backtests: int, n
                 else:
                     errors.append(f"{kind}: HTTP {r.status_code} {r.text[:200]}")
 
+    cpu = CpuMeter()
+    cpu.start()
     started = time.perf_counter()
     threads = [threading.Thread(target=client, args=(t,)) for t in tokens]
     for t in threads:
@@ -110,7 +182,9 @@ def run_load(url: str, database_url: str, tokens: list[str], n_backtests: int, n
     engine = sa.create_engine(database_url)
     try:
         done_in = _wait_final(engine, ids, started, timeout)
+        cpu_s = cpu.stop()
         accounting = _account(engine, ids)
+        tasks = _task_count(engine, ids)
     finally:
         engine.dispose()
     lat = sorted(latencies)
@@ -124,6 +198,9 @@ def run_load(url: str, database_url: str, tokens: list[str], n_backtests: int, n
         "submit_p99_ms": round(1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1) if lat else None,
         "submit_wall_s": round(submitted_in, 1),
         "all_final_after_s": round(done_in, 1),
+        "celery_tasks": tasks,
+        "cpu_s": round(cpu_s, 1),
+        "cpu_ms_per_task": round(1000 * cpu_s / max(tasks, 1), 1),
         **accounting,
     }
 
@@ -201,8 +278,10 @@ def with_cluster(args) -> dict:
         _cli(env, "candles", "generate", "--symbol", "DEMO", "--timeframe", "1h", "--bars", "2000",
              "--start", "2020-01-01T00:00:00Z")  # fmt: skip
         tokens = _create_users(env, args.clients, "cluster")
-        return run_load(info["public_url"], info["database_url"], tokens, args.backtests,
-                        args.sweeps, args.sweep_size)  # fmt: skip
+        report = run_load(info["public_url"], info["database_url"], tokens, args.backtests,
+                          args.sweeps, args.sweep_size)  # fmt: skip
+        time.sleep(2)  # let the workers go idle
+        return {**report, **single_job_latency(info["public_url"], info["database_url"], tokens[0])}
     finally:
         c.down(quiet=True)
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -239,8 +318,10 @@ def with_embedded(args) -> dict:
             if time.monotonic() > deadline:
                 raise SystemExit(f"load: gunicorn did not get ready; see {var}")
             time.sleep(0.3)
-        return run_load(url, f"sqlite:///{var / 'quantgrid.db'}", tokens, args.backtests,
-                        args.sweeps, args.sweep_size)  # fmt: skip
+        database_url = f"sqlite:///{var / 'quantgrid.db'}"
+        report = run_load(url, database_url, tokens, args.backtests, args.sweeps, args.sweep_size)
+        time.sleep(2)
+        return {**report, **single_job_latency(url, database_url, tokens[0])}
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
