@@ -11,7 +11,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from quantgrid.broker.schema import metadata as broker_metadata
+from qgpg.schema import metadata as broker_metadata
 from quantgrid.config import Settings
 from quantgrid.db.base import Base
 

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import quantgrid.broker  # noqa: E402
+import qgpg  # noqa: E402
 from tests.support import pg  # noqa: E402
 from tests.support.broker_app import make_app  # noqa: E402
 
@@ -148,7 +148,7 @@ def main() -> None:
                 databases.append(name)
                 db = pg.create_database(name)
                 pg.migrate(db)
-                urls["qgpg"] = quantgrid.broker.broker_url(db)
+                urls["qgpg"] = qgpg.broker_url(db)
             if "sqla" in args.only:
                 name = pg.unique_name("qg_bench_sqla")
                 databases.append(name)

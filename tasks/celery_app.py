@@ -13,9 +13,8 @@ from celery import Celery
 from celery.signals import worker_process_init
 from sqlalchemy.engine import make_url
 
-import quantgrid.broker  # noqa: F401  (registers the qgpg scheme with kombu)
-from quantgrid.broker import broker_url as qgpg_url
-from quantgrid.broker import transport_options
+import qgpg  # noqa: F401  (registers the qgpg scheme with kombu)
+from qgpg import broker_url as qgpg_url
 from quantgrid.config import Settings
 
 QUEUE = "quantgrid"
@@ -31,6 +30,14 @@ def broker_url_for(settings: Settings) -> str:
     if backend == "sqlite":
         return f"sqla+{settings.database_url}"
     raise ValueError(f"set BROKER_URL: no default broker for a {backend} DATABASE_URL")
+
+
+def transport_options(settings: Settings) -> dict:
+    """Celery's ``broker_transport_options`` for ``qgpg`` from the settings."""
+    return {
+        "lease_seconds": settings.broker_lease_seconds,
+        "polling_interval": settings.broker_poll_seconds,
+    }
 
 
 def make_celery(settings: Settings | None = None) -> Celery:

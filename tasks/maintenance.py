@@ -3,7 +3,7 @@
 ``requeue_stuck`` re-sends the jobs left ``running`` by a worker that died (killed, OOM, host
 lost): acks_late redelivers their message only when the broker notices, and the job row would
 stay ``running`` forever otherwise. Broker housekeeping (expired leases, messages and queues) needs
-no task: the ``qgpg`` transport's keeper thread sweeps inside every worker (quantgrid/broker).
+no task: the ``qgpg`` transport's keeper thread sweeps inside every worker (qgpg).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Submitting, cancelling and retrying jobs: what the web app, the API and the CLI call.
 
 On PostgreSQL with the ``qgpg`` broker the job rows and their messages are written in one
-transaction (``quantgrid.broker.publish_in_transaction``): no job exists without its message.
+transaction (``qgpg.publish_in_transaction``): no job exists without its message.
 On the embedded SQLite default the broker is kombu's ``sqla+sqlite`` transport on its own
 connection, so the row is committed first and then the message is sent; if sending fails the job
 is marked failed with the reason (never left queued without a message).
@@ -23,8 +23,8 @@ from kombu.exceptions import KombuError
 from engine import strategies
 from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS
 from engine.sweep import parse_grid
-from quantgrid.broker import publish_in_transaction
-from quantgrid.broker.enqueue import _uses_qgpg
+from qgpg import publish_in_transaction
+from qgpg.enqueue import _uses_qgpg
 from quantgrid.config import Settings
 from quantgrid.db import backtests as bt
 from quantgrid.db import sweeps

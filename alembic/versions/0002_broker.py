@@ -1,4 +1,4 @@
-"""The broker's tables: exchanges, queues, bindings and messages (quantgrid.broker).
+"""The broker's tables: exchanges, queues, bindings and messages (qgpg).
 
 Revision ID: 0002_broker
 Revises: 0001_jobs
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from quantgrid.broker.schema import DROP_NOTIFY_SQL, NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGERS_SQL
+from qgpg.schema import DROP_NOTIFY_SQL, NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGERS_SQL
 
 revision = "0002_broker"
 down_revision = "0001_jobs"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quantgrid.broker import schema
+from qgpg import schema
 from quantgrid.db.models import Status, Sweep
 
 _m = schema.messages

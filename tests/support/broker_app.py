@@ -18,7 +18,7 @@ import time
 import psycopg2
 from celery import Celery
 
-import quantgrid.broker  # noqa: F401  (registers the qgpg scheme for the CLI, workers, Flower)
+import qgpg  # noqa: F401  (registers the qgpg scheme for the CLI, workers, Flower)
 
 BROKER_URL = os.environ.get("QG_TEST_BROKER_URL", "memory://")
 

@@ -22,7 +22,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from quantgrid.broker import broker_url
+from qgpg import broker_url
 from tests.support import pg
 from tests.support.influx import InfluxdMissing, InfluxServer
 

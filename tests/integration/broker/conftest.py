@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from kombu import Connection
 
-import quantgrid.broker
-from quantgrid.broker.transport import forget
+import qgpg
+from qgpg.transport import forget
 
 FAST = {"lease_seconds": 1.5, "heartbeat_interval": 0.3, "cleanup_interval": 0.3,
         "polling_interval": 10.0}
@@ -14,7 +14,7 @@ FAST = {"lease_seconds": 1.5, "heartbeat_interval": 0.3, "cleanup_interval": 0.3
 
 @pytest.fixture
 def broker_url(pg_url):
-    return quantgrid.broker.broker_url(pg_url)
+    return qgpg.broker_url(pg_url)
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import urllib.request
 
 import pytest
 
-import quantgrid.broker
-from quantgrid.broker.transport import forget
+import qgpg
+from qgpg.transport import forget
 from tests.integration.broker.procs import (
     CELERY,
     Proc,
@@ -46,7 +46,7 @@ SETTINGS = {
 class Cluster:
     def __init__(self, url: str, log_dir) -> None:
         self.url = url
-        self.broker_url = quantgrid.broker.broker_url(url)
+        self.broker_url = qgpg.broker_url(url)
         self.env = app_env(self.broker_url, url, **SETTINGS)
         self.log_dir = log_dir
         self.workers: dict[str, Proc] = {}
@@ -237,7 +237,7 @@ def test_control_shutdown_stops_workers_and_leaves_the_tables_empty(cluster):
         assert worker.popen.wait(30) == 0
         assert "Got shutdown from remote" in worker.text()
     def swept():
-        quantgrid.broker.sweep_url(cluster.url)
+        qgpg.clean_up_url(cluster.url)
         return query(cluster.url, "SELECT name FROM broker_queue") == [("celery",)]
 
     try:

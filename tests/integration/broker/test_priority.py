@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-import quantgrid.broker
-from quantgrid.broker.transport import forget
+import qgpg
+from qgpg.transport import forget
 from tests.integration.broker.procs import app_env, create_runs_table, query, start_worker, wait_for
 from tests.support import pg
 from tests.support.broker_app import make_app
@@ -28,7 +28,7 @@ def database(pg_template):
 
 
 def test_higher_priority_tasks_run_first(database, tmp_path):
-    broker_url = quantgrid.broker.broker_url(database)
+    broker_url = qgpg.broker_url(database)
     producer = make_app(broker_url, name="producer")
     try:
         for n in range(6):

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-import quantgrid.broker
-from quantgrid.broker.transport import forget
+import qgpg
+from qgpg.transport import forget
 from tests.integration.broker.procs import (
     app_env,
     create_runs_table,
@@ -42,7 +42,7 @@ def test_a_postgres_restart_mid_run_loses_no_task(cluster, pg_url, tmp_path):
     broker_db = cluster.create_database("broker")
     pg.migrate(broker_db)
     create_runs_table(pg_url)  # tasks record on the shared server, which stays up
-    broker_url = quantgrid.broker.broker_url(broker_db)
+    broker_url = qgpg.broker_url(broker_db)
     env = app_env(broker_url, pg_url, QG_TEST_LEASE="3", QG_TEST_HEARTBEAT="0.5",
                   QG_TEST_CLEANUP="1")
     worker = start_worker("rw", env, tmp_path, 4)

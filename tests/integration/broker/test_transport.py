@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
-import quantgrid.broker
-from quantgrid.broker import sql, sweep_url
-from quantgrid.errors import Unavailable
+import qgpg
+from qgpg import clean_up_url, sql
+from qgpg.errors import TablesMissing
 
 
 def _scalar(url, sql, **params):
@@ -94,7 +94,7 @@ def test_a_dead_consumers_lease_expires_and_the_message_comes_back(connect, brok
     )
     assert Queue("jobs")(conn.default_channel).get() is None
     time.sleep(0.7)
-    assert sweep_url(pg_url).released_leases == 1
+    assert clean_up_url(pg_url).released_leases == 1
     message = Queue("jobs")(conn.default_channel).get()
     assert message.payload == {"n": 1}
     message.ack()
@@ -108,7 +108,7 @@ def test_a_live_consumer_keeps_extending_its_lease(connect, pg_url):
     other = connect()
     for _ in range(6):  # 3 s: three lease lengths
         time.sleep(0.5)
-        sweep_url(pg_url)
+        clean_up_url(pg_url)
         assert Queue("jobs")(other.default_channel).get() is None
     held.ack()
     assert _scalar(pg_url, "SELECT count(*) FROM broker_message") == 0
@@ -183,7 +183,7 @@ def test_queues_of_gone_consumers_and_expired_messages_are_swept(connect, pg_url
     producer.publish({}, exchange="reply", routing_key="x")
     producer.publish({}, exchange="short_ex", routing_key="s")
     time.sleep(0.8)
-    result = sweep_url(pg_url)
+    result = clean_up_url(pg_url)
     assert result.expired_queues == ("reply.x",)
     assert result.expired_messages == 1
     assert _scalar(pg_url, "SELECT count(*) FROM broker_message") == 0
@@ -195,7 +195,7 @@ def test_a_consumed_queue_is_kept_alive_by_its_consumer(connect, pg_url):
     queue = _declare(conn, "alive", Exchange("alive_ex", "direct"), "a", expires=0.6)
     with Consumer(conn.default_channel, [queue], callbacks=[lambda body, message: None]):
         time.sleep(1.5)
-        sweep_url(pg_url)
+        clean_up_url(pg_url)
         assert _scalar(pg_url, "SELECT count(*) FROM broker_queue WHERE name = 'alive'") == 1
         # Swept anyway (say the consumer stalled past x-expires): its keeper puts it back.
         _scalar(pg_url, "DELETE FROM broker_queue WHERE name = 'alive'")
@@ -208,9 +208,9 @@ def test_a_consumed_queue_is_kept_alive_by_its_consumer(connect, pg_url):
 def test_transactional_enqueue_commits_or_rolls_back_with_the_caller(connect, pg_url):
     from celery import Celery
 
-    from quantgrid.broker import publish_in_transaction
+    from qgpg import publish_in_transaction
 
-    app = Celery("tx", broker=quantgrid.broker.broker_url(pg_url), set_as_current=False)
+    app = Celery("tx", broker=qgpg.broker_url(pg_url), set_as_current=False)
     app.conf.task_default_queue = "txq"
     conn = connect()
     _declare(conn, "txq", Exchange("txq", "direct"), "txq")
@@ -234,33 +234,33 @@ def test_transactional_enqueue_commits_or_rolls_back_with_the_caller(connect, pg
 def test_transactional_enqueue_refuses_a_broker_that_is_not_qgpg(pg_url):
     from celery import Celery
 
-    from quantgrid.broker import publish_in_transaction
-    from quantgrid.errors import InvalidInput
+    from qgpg import publish_in_transaction
+    from qgpg.errors import NotTransactional
 
     app = Celery("tx", broker="redis://127.0.0.1:6379/0", set_as_current=False)
     engine = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
-    with engine.begin() as db, pytest.raises(InvalidInput, match="qgpg"):
+    with engine.begin() as db, pytest.raises(NotTransactional, match="qgpg"):
         publish_in_transaction(db, app, "some.task")
     engine.dispose()
 
 
 def test_missing_tables_say_to_run_the_migration(pg_url):
     _scalar(pg_url, "DROP TABLE broker_message")
-    with Connection(quantgrid.broker.broker_url(pg_url)) as conn, pytest.raises(
-        Unavailable, match="alembic upgrade head"
+    with Connection(qgpg.broker_url(pg_url)) as conn, pytest.raises(
+        TablesMissing, match="alembic upgrade head"
     ):
         conn.connect()
 
 
 
-def test_the_sweep_vacuums_a_message_table_full_of_dead_rows(pg_url):
-    # The test server runs with autovacuum off; the sweep must not depend on it.
+def test_the_clean_up_vacuums_a_message_table_full_of_dead_rows(pg_url):
+    # The test server runs with autovacuum off; the clean-up must not depend on it.
     _scalar(pg_url, "INSERT INTO broker_message (queue, payload) SELECT 'q', '{}'"
                     " FROM generate_series(1, 6000)")
     _scalar(pg_url, "DELETE FROM broker_message")
     deadline = time.monotonic() + 10
-    while not sweep_url(pg_url).vacuumed:  # statistics reach pg_stat within a second or so
-        assert time.monotonic() < deadline, "the sweep never vacuumed broker_message"
+    while not clean_up_url(pg_url).vacuumed:  # statistics reach pg_stat within a second or so
+        assert time.monotonic() < deadline, "the clean-up never vacuumed broker_message"
         time.sleep(0.3)
     assert _scalar(pg_url, "SELECT n_dead_tup FROM pg_stat_user_tables"
                            " WHERE relname = 'broker_message'") < 6000

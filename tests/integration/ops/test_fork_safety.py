@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from quantgrid.broker.engine import engine_for
+from qgpg.engine import engine_for
 from quantgrid.db.session import Database
 
 pytestmark = pytest.mark.integration

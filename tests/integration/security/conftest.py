@@ -14,7 +14,7 @@ import requests
 import sqlalchemy as sa
 
 from app import create_app
-from quantgrid.broker import broker_url
+from qgpg import broker_url
 from quantgrid.candles.influx import InfluxStore
 from quantgrid.config import Settings
 from quantgrid.db import users

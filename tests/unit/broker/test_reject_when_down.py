@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg2
 import pytest
 
-from quantgrid.broker.transport import QoS, Transport
+from qgpg.transport import QoS, Transport
 
 
 class _Keeper:

@@ -108,9 +108,9 @@ TOUCH_QUEUES = sa.text(
 REAP_LEASES = sa.text(
     "UPDATE broker_message SET owner = NULL, leased_until = NULL WHERE leased_until < now()"
 )
-# Only one process at a time sweeps; the others skip the round instead of waiting.
-SWEEP_LOCK = sa.text("SELECT pg_try_advisory_lock(7346215890)")
-SWEEP_UNLOCK = sa.text("SELECT pg_advisory_unlock(7346215890)")
+# Only one process at a time cleans up; the others skip the round instead of waiting.
+CLEAN_UP_LOCK = sa.text("SELECT pg_try_advisory_lock(7346215890)")
+CLEAN_UP_UNLOCK = sa.text("SELECT pg_advisory_unlock(7346215890)")
 DELETE_EXPIRED_MESSAGES = sa.text(
     "DELETE FROM broker_message WHERE expires_at < now() AND leased_until IS NULL"
 )

@@ -33,14 +33,14 @@ from kombu.transport import sqlalchemy as kombu_sqla
 from kombu.transport import virtual
 from kombu.transport.base import to_rabbitmq_queue_arguments
 
-from quantgrid.broker import sql
-from quantgrid.broker._keeper import forget as keeper_forget
-from quantgrid.broker._keeper import keeper_for
-from quantgrid.broker.engine import dispose, engine_for, sqlalchemy_url
-from quantgrid.broker.enqueue import current_transaction
-from quantgrid.broker.listener import Listener
-from quantgrid.broker.schema import MAX_PRIORITY
-from quantgrid.errors import Unavailable
+from qgpg import sql
+from qgpg._keeper import forget as keeper_forget
+from qgpg._keeper import keeper_for
+from qgpg.engine import dispose, engine_for, sqlalchemy_url
+from qgpg.enqueue import current_transaction
+from qgpg.errors import TablesMissing
+from qgpg.listener import Listener
+from qgpg.schema import MAX_PRIORITY
 
 logger = logging.getLogger(__name__)
 
@@ -490,7 +490,7 @@ class Transport(kombu_sqla.Transport):
         engine = engine_for(self.url, self.options["engine_options"])
         with engine.connect() as conn:
             if not conn.execute(sql.TABLES_EXIST).scalar():
-                raise Unavailable(
+                raise TablesMissing(
                     "the broker tables are missing in this database; run `alembic upgrade head`"
                 )
         return super().establish_connection()

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from quantgrid.broker import sql
+from qgpg import sql
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SweepResult:
+class Cleanup:
     released_leases: int = 0
     expired_messages: int = 0
     expired_queues: tuple[str, ...] = ()
@@ -26,20 +26,20 @@ def reap_leases(conn: sa.engine.Connection) -> int:
     return conn.execute(sql.REAP_LEASES).rowcount
 
 
-# Every delivered message leaves dead row versions behind; past this many, the sweep vacuums
+# Every delivered message leaves dead row versions behind; past this many, the clean-up vacuums
 # the message table itself rather than wait for autovacuum (which may be off or behind).
 VACUUM_AFTER_DEAD_ROWS = 5000
 
 
-def sweep(conn: sa.engine.Connection) -> SweepResult:
+def clean_up(conn: sa.engine.Connection) -> Cleanup:
     """Release expired leases, delete expired messages and queues no consumer refreshed, and
     vacuum the message table once it holds many dead rows.
 
-    ``conn`` must be in autocommit mode. One process sweeps at a time (an advisory lock);
-    the others return ``SweepResult(skipped=True)`` at once.
+    ``conn`` must be in autocommit mode. One process cleans up at a time (an advisory lock);
+    the others return ``Cleanup(skipped=True)`` at once.
     """
-    if not conn.execute(sql.SWEEP_LOCK).scalar():
-        return SweepResult(skipped=True)
+    if not conn.execute(sql.CLEAN_UP_LOCK).scalar():
+        return Cleanup(skipped=True)
     try:
         released = reap_leases(conn)
         expired = conn.execute(sql.DELETE_EXPIRED_MESSAGES).rowcount
@@ -51,15 +51,15 @@ def sweep(conn: sa.engine.Connection) -> SweepResult:
         if vacuumed:
             conn.execute(sql.VACUUM_MESSAGES)
     finally:
-        conn.execute(sql.SWEEP_UNLOCK)
-    return SweepResult(released, expired, queues, vacuumed)
+        conn.execute(sql.CLEAN_UP_UNLOCK)
+    return Cleanup(released, expired, queues, vacuumed)
 
 
-def sweep_url(url: str) -> SweepResult:
-    """Run :func:`sweep` once against the broker database at ``url`` (a SQLAlchemy URL)."""
+def clean_up_url(url: str) -> Cleanup:
+    """Run :func:`clean_up` once against the broker database at ``url`` (a SQLAlchemy URL)."""
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
-            return sweep(conn)
+            return clean_up(conn)
     finally:
         engine.dispose()

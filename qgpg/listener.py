@@ -8,8 +8,8 @@ import select
 
 import psycopg2
 
-from quantgrid.broker.engine import engine_for
-from quantgrid.broker.schema import notify_channel
+from qgpg.engine import engine_for
+from qgpg.schema import notify_channel
 
 
 class Listener:

@@ -27,7 +27,14 @@ from sqlalchemy import (
     text,
 )
 
-from quantgrid.db.base import NAMING_CONVENTION
+# Alembic's recommended constraint names (an application sharing the database may reuse them).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -1,4 +1,4 @@
-"""The per-process keeper: lease extension, consumer-queue heartbeats and periodic sweeps.
+"""The per-process keeper: lease extension, consumer-queue heartbeats and periodic clean-ups.
 
 A thread rather than an event-loop timer, so leases stay alive whatever the consumer is doing:
 a solo-pool worker running a long task, ``celery inspect`` or Flower in ``drain_events``.
@@ -14,9 +14,9 @@ import threading
 import time
 import uuid
 
-from quantgrid.broker import sql
-from quantgrid.broker.cleanup import reap_leases, sweep
-from quantgrid.broker.engine import engine_for
+from qgpg import sql
+from qgpg.cleanup import clean_up, reap_leases
+from qgpg.engine import engine_for
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Keeper:
         self._bindings: dict[str, dict[tuple[str, str], dict]] = {}
         self._thread: threading.Thread | None = None
         self._stopped = False
-        self._last_sweep = 0.0
+        self._last_clean_up = 0.0
 
     # -- bookkeeping (called by channels) -----------------------------------------------------
     def hold(self, row_id: int) -> None:
@@ -146,7 +146,7 @@ class Keeper:
             self._stopped = True
 
     def tick(self) -> None:
-        """Extend held leases, refresh consumed queues, release expired leases, maybe sweep."""
+        """Extend held leases, refresh consumed queues, release expired leases, maybe clean up."""
         with self._lock:
             held = list(self._held)
             watched = list(self._watched)
@@ -166,9 +166,9 @@ class Keeper:
                 alive = {row[0] for row in conn.execute(sql.TOUCH_QUEUES, {"names": watched})}
                 for queue in set(watched) - alive:
                     self._redeclare(conn, queue)
-            if time.monotonic() - self._last_sweep >= self.cleanup_interval:
-                self._last_sweep = time.monotonic()
-                sweep(conn)
+            if time.monotonic() - self._last_clean_up >= self.cleanup_interval:
+                self._last_clean_up = time.monotonic()
+                clean_up(conn)
             else:
                 reap_leases(conn)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quantgrid.errors import Conflict, InvalidInput
+from qgpg.errors import NotRouted, NotTransactional
 
 
 @dataclass
@@ -46,7 +46,7 @@ def enqueue_in(bind: sa.engine.Connection | Session) -> Iterator[PendingTransact
             f"enqueue_in needs a SQLAlchemy Connection or Session, got {type(bind).__name__}"
         )
     if connection.dialect.name != "postgresql":
-        raise InvalidInput(
+        raise NotTransactional(
             f"transactional enqueue needs PostgreSQL, not {connection.dialect.name}"
         )
     pending = PendingTransaction(connection)
@@ -61,7 +61,7 @@ def _uses_qgpg(app) -> bool:
     from kombu import Connection
     from kombu.transport import resolve_transport
 
-    from quantgrid.broker.transport import Transport
+    from qgpg.transport import Transport
 
     url = app.conf.broker_write_url or app.conf.broker_url
     transport = resolve_transport(Connection(url).transport_cls)
@@ -72,14 +72,14 @@ def publish_in_transaction(bind, app, task_name: str, args=(), kwargs=None, **op
     """Send ``task_name`` through ``app`` with its message row in ``bind``'s transaction.
 
     Returns the ``AsyncResult``. ``options`` are ``send_task``'s (``priority``, ``queue``,
-    ``countdown``, ...). Raises ``InvalidInput`` when ``app``'s broker is not ``qgpg``.
+    ``countdown``, ...). Raises ``NotTransactional`` when ``app``'s broker is not ``qgpg``.
     """
     if not _uses_qgpg(app):
-        raise InvalidInput(
+        raise NotTransactional(
             "transactional enqueue needs the qgpg broker (broker_url='qgpg+postgresql+psycopg2://...')"
         )
     with enqueue_in(bind) as pending:
         result = app.send_task(task_name, args=args, kwargs=kwargs, **options)
     if pending.published == 0:
-        raise Conflict(f"{task_name} was routed to no queue; nothing was enqueued")
+        raise NotRouted(f"{task_name} was routed to no queue; nothing was enqueued")
     return result

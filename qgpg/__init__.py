@@ -9,21 +9,20 @@ from __future__ import annotations
 
 from kombu.transport import TRANSPORT_ALIASES
 
-from quantgrid.broker.cleanup import SweepResult, sweep, sweep_url
-from quantgrid.broker.engine import SCHEME, sqlalchemy_url
-from quantgrid.broker.enqueue import enqueue_in, publish_in_transaction
+from qgpg.cleanup import Cleanup, clean_up, clean_up_url
+from qgpg.engine import SCHEME, sqlalchemy_url
+from qgpg.enqueue import enqueue_in, publish_in_transaction
 
-TRANSPORT_ALIASES.setdefault(SCHEME, "quantgrid.broker.transport:Transport")
+TRANSPORT_ALIASES.setdefault(SCHEME, "qgpg.transport:Transport")
 
 __all__ = [
     "SCHEME",
-    "SweepResult",
+    "Cleanup",
     "broker_url",
     "enqueue_in",
     "publish_in_transaction",
-    "sweep",
-    "sweep_url",
-    "transport_options",
+    "clean_up",
+    "clean_up_url",
 ]
 
 
@@ -31,10 +30,3 @@ def broker_url(database_url: str) -> str:
     """Return the ``qgpg`` broker URL for a PostgreSQL SQLAlchemy URL (psycopg2 driver)."""
     return f"{SCHEME}+{sqlalchemy_url(database_url)}"
 
-
-def transport_options(settings) -> dict:
-    """Return Celery's ``broker_transport_options`` for ``qgpg`` from ``quantgrid.config``."""
-    return {
-        "lease_seconds": settings.broker_lease_seconds,
-        "polling_interval": settings.broker_poll_seconds,
-    }
