@@ -102,10 +102,9 @@ class QuantGrid:
         """The job service that creates job rows and enqueues their tasks in one transaction."""
         ext = current_app.extensions["quantgrid"]
         if ext["jobs"] is None:
-            from tasks.celery_app import make_celery
-            from tasks.service import JobService
+            from tasks.publisher import job_service
 
-            ext["jobs"] = JobService(ext["db"], make_celery(ext["settings"]), ext["settings"])
+            ext["jobs"] = job_service(ext["settings"], ext["db"])
         return ext["jobs"]
 
 

@@ -48,6 +48,4 @@ def _database() -> None:
 
 
 def _broker() -> None:
-    celery = quantgrid.jobs.app
-    with celery.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=3)
+    quantgrid.jobs.publisher.check()

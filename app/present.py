@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from quantgrid.db.results import Report
-from tasks.service import describe as job_dict
+from quantgrid.jobs.describe import describe as job_dict
 
 __all__ = ["candles_dict", "equity_dict", "equity_csv", "job_dict", "report_dict", "trades_csv"]
 

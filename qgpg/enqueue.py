@@ -57,7 +57,8 @@ def enqueue_in(bind: sa.engine.Connection | Session) -> Iterator[PendingTransact
         _current.reset(token)
 
 
-def _uses_qgpg(app) -> bool:
+def uses_qgpg(app) -> bool:
+    """Tell whether ``app`` (a Celery app) publishes through the qgpg transport."""
     from kombu import Connection
     from kombu.transport import resolve_transport
 
@@ -74,7 +75,7 @@ def publish_in_transaction(bind, app, task_name: str, args=(), kwargs=None, **op
     Returns the ``AsyncResult``. ``options`` are ``send_task``'s (``priority``, ``queue``,
     ``countdown``, ...). Raises ``NotTransactional`` when ``app``'s broker is not ``qgpg``.
     """
-    if not _uses_qgpg(app):
+    if not uses_qgpg(app):
         raise NotTransactional(
             "transactional enqueue needs the qgpg broker (broker_url='qgpg+postgresql+psycopg2://...')"
         )

@@ -43,7 +43,7 @@ def alive_workers(celery, own_hostname: str | None) -> set[str]:
 
 def requeue_stuck_jobs(service, own_hostname: str | None) -> dict[str, list[int]]:
     """Requeue ``service``'s running jobs whose worker is not alive; return the requeued ids."""
-    alive = alive_workers(service.app, own_hostname)
+    alive = alive_workers(service.publisher.app, own_hostname)
     if not alive:
         logger.warning("requeue_stuck: no worker answered; not calling every running job stuck")
         return {"backtests": [], "chunks": []}
@@ -62,6 +62,6 @@ def requeue_stuck_jobs(service, own_hostname: str | None) -> dict[str, list[int]
 @app.task(bind=True, name=REQUEUE_STUCK, acks_late=False)
 def requeue_stuck(self) -> dict[str, list[int]]:
     """The beat task: requeue running jobs whose worker no longer answers."""
-    from tasks.service import job_service
+    from tasks.publisher import job_service
 
     return requeue_stuck_jobs(job_service(), self.request.hostname)

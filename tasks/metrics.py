@@ -43,47 +43,18 @@ CANDLES_LOADED = Counter(
     "quantgrid_candles_loaded_total", "Candles loaded for backtests and sweeps"
 )
 
-_started: dict[str, float] = {}
+def record(task_name: str, outcome, started: float) -> None:
+    """Count one run of a job task by its outcome (``quantgrid.jobs.run.Outcome``)."""
+    from quantgrid.jobs.publisher import RUN_BACKTEST
 
-
-def candles_loaded(n: int) -> None:
-    """Count ``n`` candles read for a job (called by tasks.jobs)."""
-    CANDLES_LOADED.inc(n)
-
-
-@signals.task_prerun.connect
-def _on_prerun(task_id=None, **_kw) -> None:
-    _started[task_id] = time.monotonic()
-
-
-@signals.task_postrun.connect
-def _on_postrun(task_id=None, task=None, args=None, state=None, **_kw) -> None:
-    started = _started.pop(task_id, None)
-    try:
-        _record(task.name, (args or (None,))[0], state, started)
-    except Exception:  # metrics must never fail a task
-        logger.exception("could not record metrics for task %s", task_id)
-
-
-def _record(name: str, job_id, state: str | None, started: float | None) -> None:
-    from quantgrid.db.monitoring import task_subject
-    from tasks import runtime
-    from tasks.jobs import RUN_BACKTEST, RUN_SWEEP_CHUNK
-
-    if name not in (RUN_BACKTEST, RUN_SWEEP_CHUNK) or job_id is None:
-        return
-    kind = "backtest" if name == RUN_BACKTEST else "chunk"
-    with runtime.database().write() as s:
-        strategy, status, size = task_subject(s, kind, job_id)
-    outcome = "retried" if state == "RETRY" else status if status != "running" else "unknown"
-    if name == RUN_BACKTEST:
-        BACKTESTS.labels(strategy, outcome).inc()
-        if started is not None:
-            BACKTEST_SECONDS.labels(strategy).observe(time.monotonic() - started)
+    strategy = outcome.strategy or "unknown"
+    CANDLES_LOADED.inc(outcome.candles)
+    if task_name == RUN_BACKTEST:
+        BACKTESTS.labels(strategy, outcome.status).inc()
+        BACKTEST_SECONDS.labels(strategy).observe(time.monotonic() - started)
     else:
-        SWEEP_CHUNKS.labels(strategy, outcome).inc()
-        if outcome == "succeeded":
-            SWEEP_COMBINATIONS.inc(size)
+        SWEEP_CHUNKS.labels(strategy, outcome.status).inc()
+        SWEEP_COMBINATIONS.inc(outcome.combinations)
 
 
 @signals.worker_process_shutdown.connect

@@ -86,6 +86,13 @@ def reset_after_fork() -> None:
         _store = None
 
 
+def resources():
+    """What ``quantgrid.jobs.run`` works with in this process."""
+    from quantgrid.jobs.run import Resources
+
+    return Resources(database(), candle_store, settings(), engine_version())
+
+
 @cache
 def engine_version() -> str:
     """The package version plus a digest of the engine's code, recorded with every result."""

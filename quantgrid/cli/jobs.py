@@ -20,7 +20,7 @@ from quantgrid.errors import Unavailable
 
 
 def _service():
-    from tasks.service import job_service
+    from tasks.publisher import job_service
 
     return job_service()
 
@@ -62,7 +62,7 @@ def list_(status: str | None, limit: int, offset: int, as_json: bool) -> None:
 def show(job_id: int, sweep: bool) -> None:
     """Print one job as JSON (with its metrics once it has succeeded)."""
     from quantgrid.db import results
-    from tasks.service import describe
+    from quantgrid.jobs.describe import describe
 
     service = _service()
 
@@ -121,7 +121,7 @@ def requeue_stuck_of_dead_workers(service, grace: timedelta) -> str:
     Refused when no worker answers: a broker hiccup is not a dead cluster, and requeueing the
     jobs of live workers would run them twice.
     """
-    alive = set(_names(service.app))
+    alive = set(_names(service.publisher.app))
     if not alive:
         raise Unavailable("no worker answered ping: refusing to call every running job stuck")
     done = service.requeue_stuck(alive, grace)
@@ -144,7 +144,7 @@ def workers() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def workers_list(as_json: bool) -> None:
     """Workers that answer, with their active tasks."""
-    app = _service().app
+    app = _service().publisher.app
     active = app.control.inspect(timeout=2.0).active() or {}
     if as_json:
         _echo_json(active)

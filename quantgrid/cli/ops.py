@@ -78,7 +78,7 @@ def status(timeout: float) -> None:
 def _print_queues() -> None:
     from quantgrid.db.monitoring import queue_stats
     from tasks.celery_app import QUEUE
-    from tasks.service import job_service
+    from tasks.publisher import job_service
 
     db = job_service().db
     if db.dialect != "postgresql":
@@ -185,14 +185,14 @@ def shrink(worker: str, n: int) -> None:
 def purge(yes: bool) -> None:
     """Cancel every waiting job and delete the task queue's messages."""
     from tasks.celery_app import QUEUE
-    from tasks.service import job_service
+    from tasks.publisher import job_service
 
     if not yes:
         click.confirm(f"Cancel every waiting job and empty queue {QUEUE!r}?", abort=True)
     service = job_service()
 
     def purge_queue() -> int | None:
-        with service.app.connection_for_write() as conn:
+        with service.publisher.app.connection_for_write() as conn:
             return conn.default_channel.queue_purge(QUEUE)
 
     done = service.purge_waiting(purge_queue)
@@ -209,7 +209,7 @@ def purge(yes: bool) -> None:
 @click.option("--grace", default=120, show_default=True, help="seconds a stuck job has run")
 def requeue(stuck: bool, failed_ids: tuple[int, ...], grace: int) -> None:
     """Requeue stuck jobs (whose worker is gone) and retry the given failed backtests."""
-    from tasks.service import job_service
+    from tasks.publisher import job_service
 
     service = job_service()
     if stuck:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from quantgrid.db import quotas, tasked
 from quantgrid.db.errors import InvalidTransition, JobNotFound
-from quantgrid.db.models import FINISHED, UNFINISHED, Backtest, Status, Sweep, User
+from quantgrid.db.models import FINISHED, UNFINISHED, Backtest, Result, Status, Sweep, User
 from quantgrid.errors import InvalidInput
 
 MAX_PAGE = 200
@@ -35,7 +36,11 @@ class Viewer(Protocol):
 
 @dataclass(frozen=True)
 class JobSpec:
-    """What to backtest: everything but the strategy parameters is shared by a sweep."""
+    """What to backtest: everything but the strategy parameters is shared by a sweep.
+
+    A spec checks itself when it is made, so one that exists is valid as far as the data layer
+    can tell; the layers below take it as it is.
+    """
 
     strategy: str
     symbol: str
@@ -45,7 +50,7 @@ class JobSpec:
     params: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         """Raise InvalidInput for what the data layer can tell is wrong."""
         for name in ("strategy", "symbol", "timeframe"):
             value = getattr(self, name)
@@ -115,20 +120,21 @@ def submit_backtest(
     limits: quotas.Limits,
     *,
     task_id: str | None = None,
-) -> Backtest:
-    """Check ``spec`` and the user's quotas, then add a queued backtest (flushed, so it has an id).
+    idempotent: bool = False,
+) -> tuple[Backtest, bool]:
+    """Check the user's quotas, then add a queued backtest (flushed, so it has an id).
 
-    With ``task_id``, the user's backtest that already has it is returned instead (its
-    ``task_id`` is set; a new one's is None): a submission repeated by a proxy is one job.
+    The new row carries ``task_id`` (a fresh one unless given), the id of the task that will run
+    it. With ``idempotent``, the user's backtest that already has this ``task_id`` is returned
+    instead: a submission repeated by a proxy is one job. Returns the job and whether it is new.
     """
-    spec.check()
     user = lock_user(session, user_id)  # serialises the user's submissions: the check is exact
-    if task_id is not None:
+    if idempotent and task_id is not None:
         existing = session.scalar(
             sa.select(Backtest).where(Backtest.task_id == task_id, Backtest.owner_id == user.id)
         )
         if existing is not None:
-            return existing
+            return existing, False
     mine = limits.for_user(user)
     quotas.check_candles(spec.timeframe, spec.start, spec.end, mine)
     quotas.check_unfinished_jobs(session, user, mine)
@@ -142,10 +148,11 @@ def submit_backtest(
         start_at=spec.start,
         end_at=spec.end,
         settings=spec.settings,
+        task_id=task_id or str(uuid.uuid4()),
     )
     session.add(job)
     session.flush()
-    return job
+    return job, True
 
 
 def get_backtest(session: Session, job_id: int, viewer: Viewer | None = None) -> Backtest:
@@ -319,21 +326,27 @@ def _transition(session: Session, job_id: int, allowed, **values) -> bool:
     return result.rowcount == 1
 
 
-def start_backtest(session: Session, job_id: int, worker: str, task_id: str | None = None) -> bool:
-    """queued/running → running, counting the attempt; False when the job is finished.
+def start_backtest(
+    session: Session, job_id: int, worker: str, task_id: str | None = None
+) -> Backtest | None:
+    """queued/running → running, counting the attempt; return the job, or None when finished.
 
-    A job already running is taken over: that is a redelivery after its worker was lost.
+    A job already running is taken over: that is a redelivery after its worker was lost. One
+    statement (``UPDATE ... RETURNING``): the task needs nothing else to start.
     """
-    return _transition(
-        session,
-        job_id,
-        UNFINISHED,
-        status=Status.RUNNING,
-        started_at=sa.func.coalesce(Backtest.started_at, sa.func.now()),
-        attempts=Backtest.attempts + 1,
-        worker=worker,
-        task_id=task_id,
-        error=None,
+    return session.scalar(
+        sa.update(Backtest)
+        .where(Backtest.id == job_id, Backtest.status.in_(UNFINISHED))
+        .values(
+            status=Status.RUNNING,
+            started_at=sa.func.coalesce(Backtest.started_at, sa.func.now()),
+            attempts=Backtest.attempts + 1,
+            worker=worker,
+            task_id=task_id,
+            error=None,
+        )
+        .returning(Backtest)
+        .execution_options(populate_existing=True)
     )
 
 
@@ -344,13 +357,22 @@ def set_progress(session: Session, job_id: int, progress: float) -> bool:
 
 
 def succeed_backtest(session: Session, job_id: int, result_fingerprint: str) -> bool:
-    """running → succeeded, pointing at the stored result."""
+    """running → succeeded, pointing at the stored result with this fingerprint.
+
+    When this backtest stored its result under another fingerprint before (an earlier run on
+    other candles, say), it keeps pointing at that one: a backtest has one result row.
+    """
+    stored = sa.func.coalesce(
+        sa.select(Result.fingerprint).where(Result.fingerprint == result_fingerprint)
+        .scalar_subquery(),
+        sa.select(Result.fingerprint).where(Result.backtest_id == job_id).scalar_subquery(),
+    )
     return _transition(
         session,
         job_id,
         (Status.RUNNING,),
         status=Status.SUCCEEDED,
-        result_fingerprint=result_fingerprint,
+        result_fingerprint=stored,
         progress=1.0,
         finished_at=sa.func.now(),
         error=None,

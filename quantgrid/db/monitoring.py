@@ -95,15 +95,3 @@ def replica_lag(session: Session) -> list[ReplicaLag]:
         )
     ).all()
     return [ReplicaLag(name, int(b), float(s)) for name, b, s in rows]
-
-
-def task_subject(session: Session, kind: str, row_id: int) -> tuple[str, str, int]:
-    """``(strategy, status, combinations)`` of a backtest (``kind="backtest"``) or sweep chunk."""
-    from quantgrid.db.models import Backtest, SweepChunk
-
-    if kind == "backtest":
-        job = session.get(Backtest, row_id)
-        return job.strategy, job.status.value, 1
-    chunk = session.get(SweepChunk, row_id)
-    sweep = session.get(Sweep, chunk.sweep_id)
-    return sweep.strategy, chunk.status.value, chunk.last - chunk.first

@@ -54,9 +54,9 @@ def store_result(
     equity_time,
     equity_value,
     trades,
-) -> Result:
+) -> str:
     """Insert the result unless one with this fingerprint (or for this backtest) exists; return
-    the stored row either way."""
+    its fingerprint. Nothing is read back: ``succeed_backtest`` points the job at the stored row."""
     fingerprint = result_fingerprint(params_hash, candles_fingerprint, engine_version)
     time_blob, value_blob, n_points = codec.encode_equity(equity_time, equity_value)
     trades_blob, n_trades = codec.encode_trades(trades)
@@ -76,10 +76,7 @@ def store_result(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(insert(Result).values(**values).on_conflict_do_nothing())
-    stored = find_result(session, fingerprint)
-    if stored is None:  # this backtest stored a result under another fingerprint before
-        stored = session.scalar(sa.select(Result).where(Result.backtest_id == backtest_id))
-    return stored
+    return fingerprint
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ combination by the sweep's metric; the full grid stays in the chunks.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,7 +56,6 @@ def submit_sweep(
     With ``request_key``, the user's sweep that already has it is returned with no chunks: a
     submission repeated by a proxy is one sweep.
     """
-    spec.check()
     if not combinations:
         raise InvalidInput("the grid has no parameter combinations")
     if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
@@ -105,6 +105,7 @@ def submit_sweep(
             params=list(combinations[first : first + chunk_size]),
             status=Status.QUEUED,
             attempts=0,
+            task_id=str(uuid.uuid4()),  # the task that will run it, enqueued with the sweep
         )
         for i, first in enumerate(range(0, len(combinations), chunk_size))
     ]

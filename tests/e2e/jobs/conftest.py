@@ -20,8 +20,9 @@ from quantgrid.config import Settings
 from quantgrid.db import users
 from quantgrid.db.backtests import JobSpec
 from quantgrid.db.session import Database
+from quantgrid.jobs.service import JobService
 from tasks.celery_app import make_celery
-from tasks.service import JobService
+from tasks.publisher import CeleryPublisher
 from tests.support import pg
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -59,7 +60,7 @@ def service(env, store):
     settings = Settings.from_env(env)
     db = Database.from_settings(settings)
     app = make_celery(settings)
-    yield JobService(db, app, settings)
+    yield JobService(db, CeleryPublisher(app), settings)
     db.dispose()
 
 

@@ -65,7 +65,7 @@ def test_requeue_stuck_runs_a_job_whose_worker_is_gone(service, owner, start_wor
     wait_for(lambda: _status(service, job.id) == Status.SUCCEEDED, what="the first job")
     # A job a vanished worker had taken, whose message is gone: only the row remains.
     with service.db.write() as s:
-        ghost = bt.submit_backtest(
+        ghost, _ = bt.submit_backtest(
             s, owner.id, spec(params={"fast": 8, "slow": 40}), service.limits
         )
         assert bt.start_backtest(s, ghost.id, "ghost@nowhere")
@@ -78,7 +78,7 @@ def test_requeue_stuck_runs_a_job_whose_worker_is_gone(service, owner, start_wor
 def test_requeue_stuck_refuses_when_no_worker_answers(service, owner, env):
     """Silence is not death: with no ping reply, nothing running is requeued (it could run twice)."""
     with service.db.write() as s:
-        running = bt.submit_backtest(s, owner.id, spec(params={"fast": 9, "slow": 40}),
+        running, _ = bt.submit_backtest(s, owner.id, spec(params={"fast": 9, "slow": 40}),
                                      service.limits)
         assert bt.start_backtest(s, running.id, "busy@elsewhere")
     out = qg(env, "jobs", "requeue-stuck", "--grace", "0")

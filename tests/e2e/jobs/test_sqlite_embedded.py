@@ -13,8 +13,9 @@ from quantgrid.db import backtests as bt
 from quantgrid.db import results, users
 from quantgrid.db.models import Status
 from quantgrid.db.session import Database
+from quantgrid.jobs.service import JobService
 from tasks.celery_app import broker_url_for, make_celery
-from tasks.service import JobService
+from tasks.publisher import CeleryPublisher
 from tests.e2e.jobs.conftest import SYMBOL, Worker, spec, wait_for
 from tests.support import pg
 
@@ -43,7 +44,7 @@ def test_backtest_runs_on_the_embedded_sqlite_setup(tmp_path):
     assert broker_url_for(settings) == f"sqla+{settings.database_url}"
     pg.migrate(settings.database_url)
     db = Database.from_settings(settings)
-    service = JobService(db, make_celery(settings), settings)
+    service = JobService(db, CeleryPublisher(make_celery(settings)), settings)
     assert not service.transactional
     with db.write() as s:
         owner = users.create_user(s, "solo", "long password")

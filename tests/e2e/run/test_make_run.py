@@ -69,7 +69,7 @@ def _running_on_a_dead_worker(env: dict[str, str]) -> int:
                 start=datetime(2024, 1, 1, tzinfo=UTC), end=datetime(2024, 2, 1, tzinfo=UTC),
                 params={"fast": 5, "slow": 20}, settings={"cash": 10_000.0},
             )  # fmt: skip
-            job = bt.submit_backtest(s, owner, spec, Limits.from_settings(settings))
+            job, _ = bt.submit_backtest(s, owner, spec, Limits.from_settings(settings))
             assert bt.start_backtest(s, job.id, "worker-1@gone", "lost-task")
             return job.id
     finally:

@@ -17,7 +17,7 @@ from tests.integration.db.conftest import make_spec
 
 def _submit(db, user, limits, **overrides):
     with db.write() as s:
-        return bt.submit_backtest(s, user.id, make_spec(**overrides), limits)
+        return bt.submit_backtest(s, user.id, make_spec(**overrides), limits)[0]
 
 
 def test_submitted_backtest_is_queued_with_server_timestamps(db, alice, limits):

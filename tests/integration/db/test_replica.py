@@ -58,7 +58,7 @@ def user(database, cluster):
 def test_reads_use_the_replica_when_it_has_caught_up(database, cluster, user):
     rw = ReadYourWrites()
     with database.write(rw) as s:
-        job = bt.submit_backtest(s, user.id, make_spec(), LIMITS)
+        job, _ = bt.submit_backtest(s, user.id, make_spec(), LIMITS)
     assert rw.lsn is not None
     cluster[1].wait_for_replay(rw.lsn)
     assert database.reading_from_replica(rw)
@@ -72,7 +72,7 @@ def test_own_write_is_visible_while_the_replica_lags(database, cluster, user):
     replica.pause_replay()
     rw = ReadYourWrites()
     with database.write(rw) as s:
-        job = bt.submit_backtest(s, user.id, make_spec(), LIMITS)
+        job, _ = bt.submit_backtest(s, user.id, make_spec(), LIMITS)
     # The writer reads its job from the master ...
     assert not database.reading_from_replica(rw)
     with database.read(rw) as s:
@@ -94,7 +94,7 @@ def test_read_your_writes_survives_a_round_trip_through_a_cookie(database, clust
     replica.pause_replay()
     rw = ReadYourWrites()
     with database.write(rw) as s:
-        job = bt.submit_backtest(s, user.id, make_spec(), LIMITS)
+        job, _ = bt.submit_backtest(s, user.id, make_spec(), LIMITS)
     restored = ReadYourWrites.loads(rw.dumps())
     with database.read(restored) as s:
         assert bt.get_backtest(s, job.id).id == job.id
@@ -103,7 +103,7 @@ def test_read_your_writes_survives_a_round_trip_through_a_cookie(database, clust
 def test_replica_down_falls_back_to_the_master(database, cluster, user):
     _, replica = cluster
     with database.write() as s:
-        job = bt.submit_backtest(s, user.id, make_spec(), LIMITS)
+        job, _ = bt.submit_backtest(s, user.id, make_spec(), LIMITS)
     replica.stop()
     with database.read() as s:
         assert s.connection().engine is database.master
@@ -120,7 +120,7 @@ def test_replica_down_falls_back_to_the_master(database, cluster, user):
 def test_master_restart_is_unavailable_then_recovers(database, cluster, user):
     primary, replica = cluster
     with database.write() as s:
-        job = bt.submit_backtest(s, user.id, make_spec(), LIMITS)
+        job, _ = bt.submit_backtest(s, user.id, make_spec(), LIMITS)
     primary.stop()
     try:
         with pytest.raises(DatabaseUnavailable), database.write() as s:

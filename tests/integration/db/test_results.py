@@ -23,7 +23,7 @@ TRADES = [
 def _store(db, job, candles_fp="c" * 64, engine_version="1.0.0"):
     with db.write() as s:
         job_row = bt.get_backtest(s, job.id)
-        row = results.store_result(
+        fingerprint = results.store_result(
             s,
             backtest_id=job.id,
             params_hash=bt.backtest_params_hash(job_row),
@@ -35,8 +35,9 @@ def _store(db, job, candles_fp="c" * 64, engine_version="1.0.0"):
             trades=TRADES,
         )
         bt.start_backtest(s, job.id, "w")
-        bt.succeed_backtest(s, job.id, row.fingerprint)
-        return row
+        bt.succeed_backtest(s, job.id, fingerprint)
+        # The row the job now points at: its own, or the one it stored before.
+        return results.find_result(s, bt.get_backtest(s, job.id).result_fingerprint)
 
 
 def _count(db):
@@ -46,7 +47,7 @@ def _count(db):
 
 def test_result_round_trips_exactly(db, alice, limits):
     with db.write() as s:
-        job = bt.submit_backtest(s, alice.id, make_spec(), limits)
+        job, _ = bt.submit_backtest(s, alice.id, make_spec(), limits)
     _store(db, job)
     with db.read() as s:
         report = results.report_for_backtest(s, job.id, alice)
@@ -60,7 +61,7 @@ def test_result_round_trips_exactly(db, alice, limits):
 
 def test_storing_again_for_the_same_backtest_keeps_one_row(db, alice, limits):
     with db.write() as s:
-        job = bt.submit_backtest(s, alice.id, make_spec(), limits)
+        job, _ = bt.submit_backtest(s, alice.id, make_spec(), limits)
     first = _store(db, job)
     again = _store(db, job)
     assert again.id == first.id and _count(db) == 1
@@ -71,9 +72,9 @@ def test_storing_again_for_the_same_backtest_keeps_one_row(db, alice, limits):
 
 def test_identical_submission_reuses_the_stored_result(db, alice, limits):
     with db.write() as s:
-        a = bt.submit_backtest(s, alice.id, make_spec(), limits)
-        b = bt.submit_backtest(s, alice.id, make_spec(), limits)
-        c = bt.submit_backtest(s, alice.id, make_spec(params={"fast": 5, "slow": 30}), limits)
+        a, _ = bt.submit_backtest(s, alice.id, make_spec(), limits)
+        b, _ = bt.submit_backtest(s, alice.id, make_spec(), limits)
+        c, _ = bt.submit_backtest(s, alice.id, make_spec(params={"fast": 5, "slow": 30}), limits)
     first = _store(db, a)
     with db.read() as s:
         fp = results.result_fingerprint(
@@ -93,7 +94,7 @@ def test_identical_submission_reuses_the_stored_result(db, alice, limits):
 
 def test_database_refuses_a_second_result_row_for_a_backtest(db, alice, limits):
     with db.write() as s:
-        job = bt.submit_backtest(s, alice.id, make_spec(), limits)
+        job, _ = bt.submit_backtest(s, alice.id, make_spec(), limits)
     first = _store(db, job)
     with pytest.raises(DatabaseConflict), db.write() as s:
         s.execute(
@@ -115,7 +116,7 @@ def test_database_refuses_a_second_result_row_for_a_backtest(db, alice, limits):
 
 def test_report_of_unfinished_or_foreign_backtest_is_not_found(db, alice, bob, limits):
     with db.write() as s:
-        job = bt.submit_backtest(s, alice.id, make_spec(), limits)
+        job, _ = bt.submit_backtest(s, alice.id, make_spec(), limits)
     with db.read() as s:
         with pytest.raises(JobNotFound, match="has no result"):
             results.report_for_backtest(s, job.id, alice)

@@ -14,8 +14,9 @@ from quantgrid.db import backtests as bt
 from quantgrid.db import sweeps, users
 from quantgrid.db.models import Status
 from quantgrid.db.session import Database
+from quantgrid.jobs.service import JobService
 from tasks.celery_app import QUEUE, make_celery
-from tasks.service import JobService
+from tasks.publisher import CeleryPublisher
 from tests.integration.db.conftest import make_spec
 from tests.support import pg
 
@@ -36,15 +37,15 @@ def service(request, tmp_path):
     settings = Settings.from_env(env)
     if request.param == "sqlite":
         pg.migrate(settings.database_url)
-    service = JobService(Database.from_settings(settings), make_celery(settings), settings)
+    service = JobService(Database.from_settings(settings), CeleryPublisher(make_celery(settings)), settings)
     assert service.transactional == (request.param == "postgresql")
     yield service
-    service.app.close()
+    service.publisher.app.close()
     service.db.dispose()
 
 
 def _purge(service: JobService) -> int:
-    with service.app.connection_for_write() as conn:
+    with service.publisher.app.connection_for_write() as conn:
         return conn.default_channel.queue_purge(QUEUE) or 0
 
 

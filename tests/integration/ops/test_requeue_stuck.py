@@ -17,9 +17,10 @@ from quantgrid.db.models import Status
 from quantgrid.db.monitoring import queue_stats
 from quantgrid.db.quotas import Limits
 from quantgrid.db.session import Database
+from quantgrid.jobs.service import JobService
 from tasks.celery_app import QUEUE, make_celery
 from tasks.maintenance import REQUEUE_STUCK, requeue_stuck_jobs
-from tasks.service import JobService
+from tasks.publisher import CeleryPublisher
 from tests.support import pg
 
 pytestmark = [
@@ -36,7 +37,7 @@ SPEC = JobSpec(
 
 def _service(env: dict[str, str]) -> JobService:
     settings = Settings.from_env({**env, "STUCK_GRACE_SECONDS": "0.05"})
-    return JobService(Database.from_settings(settings), make_celery(settings), settings)
+    return JobService(Database.from_settings(settings), CeleryPublisher(make_celery(settings)), settings)
 
 
 def _running(service: JobService, workers: list[str]) -> list[int]:
@@ -45,7 +46,7 @@ def _running(service: JobService, workers: list[str]) -> list[int]:
     with service.db.write() as s:
         owner = users.create_user(s, "trader", "a long enough password").id
         for worker in workers:
-            job = bt.submit_backtest(s, owner, SPEC, Limits.from_settings(service.settings))
+            job, _ = bt.submit_backtest(s, owner, SPEC, Limits.from_settings(service.settings))
             assert bt.start_backtest(s, job.id, worker, "old-task")
             ids.append(job.id)
     time.sleep(0.1)  # past the grace
@@ -83,7 +84,7 @@ def test_requeues_a_dead_workers_jobs_on_the_embedded_sqlite_default(tmp_path):
     gone, mine = _running(service, ["worker-1@host", "me@host"])
     # No ping on sqla+sqlite: only the worker running the task is known alive.
     _check_requeued(service, gone, mine, requeue_stuck_jobs(service, "me@host"))
-    with service.app.connection_for_read() as conn:
+    with service.publisher.app.connection_for_read() as conn:
         _, waiting, _ = conn.default_channel.queue_declare(QUEUE, passive=True)
     assert waiting == 1
     service.db.dispose()

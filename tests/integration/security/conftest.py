@@ -97,7 +97,7 @@ def app(settings, db, store):
     yield app
     jobs = app.extensions["quantgrid"]["jobs"]
     if jobs is not None:
-        jobs.app.close()
+        jobs.publisher.close()
 
 
 def counts(db) -> dict[str, int]:

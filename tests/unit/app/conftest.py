@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 
 from app import create_app
-from engine.backtest import run_backtest, trade_records
 from quantgrid.candles.embedded import EmbeddedStore
 from quantgrid.config import Settings
-from quantgrid.db import backtests as bt
-from quantgrid.db import results, users
+from quantgrid.db import users
 from quantgrid.db.session import Database
+from quantgrid.jobs import run
 from tests.support import pg
 from tests.support.candles import minutes
 
@@ -72,7 +71,7 @@ def app(settings, store, db):
     yield app
     jobs = app.extensions["quantgrid"]["jobs"]
     if jobs is not None:
-        jobs.app.close()
+        jobs.publisher.close()
 
 
 @pytest.fixture
@@ -135,21 +134,9 @@ BACKTEST = {
 
 
 def finish(db, store, job_id: int) -> None:
-    """Do what a worker does for backtest ``job_id``: run it and store the result."""
-    with db.write() as s:
-        assert bt.start_backtest(s, job_id, "test-worker")
-        job = bt.get_backtest(s, job_id)
-    from engine.simulator import SimConfig
-
-    candles = store.read(job.symbol, job.timeframe, job.start_at, job.end_at)
-    out = run_backtest(candles, job.strategy, job.params, SimConfig(**job.settings))
-    with db.write() as s:
-        row = results.store_result(
-            s, backtest_id=job_id, params_hash=bt.backtest_params_hash(job),
-            candles_fingerprint=results.candles_fingerprint(candles), engine_version="test",
-            metrics=out.metrics, equity_time=out.time, equity_value=out.equity,
-            trades=trade_records(out.trades))
-        assert bt.succeed_backtest(s, job_id, row.fingerprint)
+    """Run backtest ``job_id`` as a worker does (``quantgrid.jobs.run``), here in the test."""
+    res = run.Resources(db, lambda: store, Settings.from_env({}), "test")
+    assert run.run_backtest(res, job_id, run.Attempt("test-worker")).status == "succeeded"
 
 
 __all__ = ["BACKTEST", "PASSWORD", "csrf_of", "finish", "sign_in", "np", "replace"]

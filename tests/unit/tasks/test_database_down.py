@@ -4,89 +4,77 @@ reject the message without requeueing it and the job would stay running for ever
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from celery.exceptions import Reject
 
 from quantgrid.candles.errors import CandleStoreUnavailable
-from quantgrid.db.errors import DatabaseUnavailable
 from tasks import jobs
+from tests.unit.tasks.conftest import FailingDatabase, error_of, run_task
+
+TASKS = [jobs.run_backtest, jobs.run_sweep_chunk]
 
 
-class _Database:
-    """A database whose ``write()`` fails from the ``down_after``-th session on."""
-
-    def __init__(self, down_after: int) -> None:
-        self.sessions = 0
-        self.down_after = down_after
-
-    @contextlib.contextmanager
-    def write(self):
-        self.sessions += 1
-        if self.sessions > self.down_after:
-            raise DatabaseUnavailable("the database is unavailable: connection refused")
-        yield object()
-
-
-@pytest.mark.parametrize("task", [jobs.run_backtest, jobs.run_sweep_chunk])
-def test_database_down_when_the_task_starts_requeues_the_message(fake, task):
-    fake.use(_Database(down_after=0))
+@pytest.mark.parametrize("task", TASKS)
+def test_database_down_when_the_task_starts_requeues_the_message(world, task):
+    world.use_db(FailingDatabase(world.db, down_after=0))
     with pytest.raises(Reject) as err:
-        task.run(7)
+        run_task(task, world.row_id[task])
     assert err.value.requeue is True
     assert "unavailable" in str(err.value.reason)
+    assert error_of(world.db, task, world.row_id[task]) == ("queued", None)
 
 
-@pytest.mark.parametrize("task", [jobs.run_backtest, jobs.run_sweep_chunk])
-def test_database_down_while_the_task_runs_requeues_instead_of_retrying(fake, task):
-    fake.use(_Database(down_after=1))  # started, then the database goes
-
-    def load(*_a):
-        with jobs.runtime.database().write():
-            return None
-
-    fake.monkeypatch.setattr(jobs, "_load_candles", load)
+@pytest.mark.parametrize("task", TASKS)
+def test_database_down_when_the_result_is_stored_requeues(world, task):
+    world.use_db(FailingDatabase(world.db, down_after=1))  # started, then the database goes
     with pytest.raises(Reject) as err:
-        task.run(7)
+        run_task(task, world.row_id[task])
     assert err.value.requeue is True
+    assert error_of(world.db, task, world.row_id[task])[0] == "running"  # runs again later
 
 
-@pytest.mark.parametrize("task", [jobs.run_backtest, jobs.run_sweep_chunk])
-def test_database_down_when_a_permanent_failure_is_recorded_requeues(fake, task):
-    fake.use(_Database(down_after=1))
+@pytest.mark.parametrize("task", TASKS)
+def test_database_down_when_a_permanent_failure_is_recorded_requeues(world, task):
+    world.use_db(FailingDatabase(world.db, down_after=1))
 
-    def load(*_a):
+    def load():
         raise ValueError("bad parameters")
 
-    fake.monkeypatch.setattr(jobs, "_load_candles", load)
+    world.store.load = load
     with pytest.raises(Reject) as err:  # the failure could not be stored: run again later
-        task.run(7)
+        run_task(task, world.row_id[task])
     assert err.value.requeue is True
 
 
-@pytest.mark.parametrize("task", [jobs.run_backtest, jobs.run_sweep_chunk])
-def test_a_retry_that_cannot_be_published_requeues_the_message(fake, task):
-    fake.use(_Database(down_after=10))
+@pytest.mark.parametrize("task", TASKS)
+def test_a_permanent_failure_fails_the_job_at_once_with_the_reason(world, task):
+    def load():
+        raise ValueError("bad parameters")
 
-    def load(*_a):
+    world.store.load = load
+    assert run_task(task, world.row_id[task]) == "failed: bad parameters"
+    assert error_of(world.db, task, world.row_id[task]) == ("failed", "bad parameters")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_a_retry_that_cannot_be_published_requeues_the_message(world, task, monkeypatch):
+    def load():
         raise CandleStoreUnavailable("InfluxDB is unavailable")
 
     def publish_fails(*_a, **_k):  # what Celery's Task.retry raises when apply_async fails
         raise Reject(ConnectionError("broker down"), requeue=False)
 
-    fake.monkeypatch.setattr(jobs, "_load_candles", load)
-    fake.monkeypatch.setattr(task, "retry", publish_fails)
+    world.store.load = load
+    monkeypatch.setattr(task, "retry", publish_fails)
     with pytest.raises(Reject) as err:
-        task.run(7)
+        run_task(task, world.row_id[task])
     assert err.value.requeue is True
 
 
-def test_a_retry_that_is_published_is_a_normal_retry(fake):
-    fake.use(_Database(down_after=10))
+def test_a_retry_that_is_published_is_a_normal_retry_and_notes_why(world, monkeypatch):
     calls = []
 
-    def load(*_a):
+    def load():
         raise CandleStoreUnavailable("InfluxDB is unavailable")
 
     class Retried(Exception):
@@ -96,8 +84,21 @@ def test_a_retry_that_is_published_is_a_normal_retry(fake):
         calls.append(kw)
         raise Retried()
 
-    fake.monkeypatch.setattr(jobs, "_load_candles", load)
-    fake.monkeypatch.setattr(jobs.run_backtest, "retry", retry)
+    world.store.load = load
+    monkeypatch.setattr(jobs.run_backtest, "retry", retry)
     with pytest.raises(Retried):
-        jobs.run_backtest.run(7)
+        run_task(jobs.run_backtest, world.job_id)
     assert calls and calls[0]["countdown"] == 1.0
+    assert error_of(world.db, jobs.run_backtest, world.job_id) == (
+        "running", "retrying: InfluxDB is unavailable")
+
+
+def test_retries_exhausted_fail_the_job_with_the_last_error(world):
+    def load():
+        raise CandleStoreUnavailable("InfluxDB is unavailable")
+
+    world.store.load = load
+    retries = world.settings.task_max_retries
+    assert run_task(jobs.run_backtest, world.job_id, retries=retries).startswith("failed: gave up")
+    status, error = error_of(world.db, jobs.run_backtest, world.job_id)
+    assert status == "failed" and f"gave up after {retries} retries" in error

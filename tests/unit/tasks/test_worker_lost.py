@@ -7,59 +7,39 @@ instead of taking down worker after worker.
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
+import sqlalchemy as sa
 
+from quantgrid.db.models import Backtest, SweepChunk
 from tasks import jobs
+from tests.unit.tasks.conftest import error_of, run_task
+
+TASKS = [jobs.run_backtest, jobs.run_sweep_chunk]
 
 
-class _Database:
-    @contextlib.contextmanager
-    def write(self):
-        yield object()
+def _started_before(world, task, times: int) -> None:
+    model = Backtest if task is jobs.run_backtest else SweepChunk
+    with world.db.write() as s:
+        s.execute(sa.update(model).where(model.id == world.row_id[task]).values(attempts=times))
 
 
-def _rows(fake):
-    return {jobs.run_backtest: fake.job, jobs.run_sweep_chunk: fake.chunk}
-
-
-def _run(task, retries: int) -> str:
-    task.push_request(retries=retries, hostname="w1@test", id="task-1")
-    try:
-        return task.run(7)
-    finally:
-        task.pop_request()
-
-
-@pytest.fixture
-def runnable(fake):
-    """The fake, with candles that load as a permanent error: a run that got past the check."""
-    fake.use(_Database())
-
-    def load(*_a):
-        raise ValueError("ran")
-
-    fake.monkeypatch.setattr(jobs, "_load_candles", load)
-    return fake
-
-
-@pytest.mark.parametrize("task", [jobs.run_backtest, jobs.run_sweep_chunk])
-def test_the_fourth_loss_fails_the_job_with_the_reason(runnable, task):
-    limit = jobs.runtime.settings().task_max_worker_lost
+@pytest.mark.parametrize("task", TASKS)
+def test_the_fourth_loss_fails_the_job_with_the_reason(world, task):
+    limit = world.settings.task_max_worker_lost
     assert limit == 3
-    _rows(runnable)[task].attempts = 1 + limit + 1  # the first run, then four lost ones
-    assert _run(task, retries=0) == "failed: worker lost too often"
-    (reason,) = runnable.failed
+    _started_before(world, task, 1 + limit)  # the first run, then three lost; this start is the 4th
+    assert run_task(task, world.row_id[task]) == "failed: worker lost too often"
+    status, reason = error_of(world.db, task, world.row_id[task])
+    assert status == "failed"
     assert "worker running it was lost 4 times" in reason and "memory limit" in reason
 
 
-@pytest.mark.parametrize("task", [jobs.run_backtest, jobs.run_sweep_chunk])
-@pytest.mark.parametrize(("attempts", "retries"), [(1, 0), (4, 0), (9, 8), (7, 3)])
-def test_first_runs_retries_and_a_few_losses_run(runnable, task, attempts, retries):
-    _rows(runnable)[task].attempts = attempts
-    assert _run(task, retries=retries) == "failed: ran"  # it ran: the loader was reached
-    assert runnable.failed == ["ran"]
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize(("before", "retries"), [(0, 0), (3, 0), (8, 8), (6, 3)])
+def test_first_runs_retries_and_a_few_losses_run(world, task, before, retries):
+    _started_before(world, task, before)
+    assert run_task(task, world.row_id[task], retries=retries) == "succeeded"
+    assert error_of(world.db, task, world.row_id[task]) == ("succeeded", None)
 
 
 def test_the_limit_comes_from_the_environment(monkeypatch):

@@ -15,26 +15,27 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from celery import Celery
-from kombu.exceptions import KombuError
 
 from engine import strategies
 from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS
 from engine.sweep import parse_grid
-from qgpg import publish_in_transaction
-from qgpg.enqueue import _uses_qgpg
 from quantgrid.config import Settings
 from quantgrid.db import backtests as bt
 from quantgrid.db import sweeps
 from quantgrid.db.backtests import JobSpec, Viewer
 from quantgrid.db.errors import InvalidTransition
-from quantgrid.db.models import Backtest, Status, Sweep
+from quantgrid.db.models import Backtest, Sweep
 from quantgrid.db.quotas import Limits
 from quantgrid.db.session import Database, ReadYourWrites
 from quantgrid.errors import InvalidInput, Unavailable
-from tasks.jobs import RUN_BACKTEST, RUN_SWEEP_CHUNK, sim_config
+from quantgrid.jobs.publisher import (
+    RUN_BACKTEST,
+    RUN_SWEEP_CHUNK,
+    Publisher,
+    PublishFailed,
+    TaskMessage,
+)
+from quantgrid.jobs.spec import sim_config
 
 logger = logging.getLogger(__name__)
 # Idempotency keys of proxied submissions (a backtest's task id, a sweep's request_key):
@@ -50,11 +51,15 @@ def _request_key(user_id: int, request_id: str | None) -> str | None:
 
 
 def _queue(session, outbox: list, task: str, row_id: int, task_id: str | None = None) -> str:
-    """Give row ``row_id`` its task id (a new one unless given) and put its message in the outbox."""
-    task_id = task_id or str(uuid.uuid4())
-    set_task_id = bt.set_task_id if task == RUN_BACKTEST else sweeps.set_chunk_task_id
-    set_task_id(session, row_id, task_id)
-    outbox.append((task, row_id, task_id))
+    """Give existing row ``row_id`` a new task id (unless given) and put its message in the outbox.
+
+    New rows are made with their task id; this is for rows that run again (retry, requeue).
+    """
+    if task_id is None:
+        task_id = str(uuid.uuid4())
+        set_task_id = bt.set_task_id if task == RUN_BACKTEST else sweeps.set_chunk_task_id
+        set_task_id(session, row_id, task_id)
+    outbox.append(TaskMessage(task, row_id, task_id))
     return task_id
 
 
@@ -76,7 +81,7 @@ class Purged:
 @dataclass
 class JobService:
     db: Database
-    app: Celery
+    publisher: Publisher
     settings: Settings
 
     @property
@@ -85,7 +90,7 @@ class JobService:
 
     @property
     def transactional(self) -> bool:
-        return self.db.dialect == "postgresql" and _uses_qgpg(self.app)
+        return self.db.dialect == "postgresql" and self.publisher.in_transaction
 
     # -- submission ---------------------------------------------------------------------------
     def submit_backtest(
@@ -103,10 +108,11 @@ class JobService:
         spec = self._validated(spec)
         key = _request_key(user_id, request_id)
         with self._enqueuing(rw) as (s, outbox):
-            job = bt.submit_backtest(s, user_id, spec, self.limits, task_id=key)
-            if job.task_id is not None:  # this very request was accepted before
-                return job
-            job.task_id = _queue(s, outbox, RUN_BACKTEST, job.id, key)
+            job, created = bt.submit_backtest(
+                s, user_id, spec, self.limits, task_id=key, idempotent=key is not None
+            )
+            if created:  # else this very request was accepted before
+                _queue(s, outbox, RUN_BACKTEST, job.id, job.task_id)
         return job
 
     def submit_sweep(
@@ -145,11 +151,10 @@ class JobService:
                 request_key=_request_key(user_id, request_id),
             )
             for chunk in chunks:
-                _queue(s, outbox, RUN_SWEEP_CHUNK, chunk.id)
+                _queue(s, outbox, RUN_SWEEP_CHUNK, chunk.id, chunk.task_id)
         return sweep
 
     def _validated(self, spec: JobSpec, check_params: bool = True) -> JobSpec:
-        spec.check()
         try:
             strategy = strategies.get(spec.strategy)
             params = strategy.validate(spec.params) if check_params else spec.params
@@ -160,32 +165,30 @@ class JobService:
 
     @contextlib.contextmanager
     def _enqueuing(self, rw: ReadYourWrites | None = None):
-        """A write transaction and its outbox of ``(task name, row id, task id)`` messages.
+        """A write transaction and its outbox of :class:`TaskMessage`.
 
-        With ``qgpg`` on the jobs database the outbox is published in the transaction itself, so
-        the rows and their messages commit together or not at all; otherwise it is sent right
-        after the commit, and a send that fails marks those jobs failed (_send_after_commit).
+        A transactional publisher publishes the outbox in the transaction itself, so the rows and
+        their messages commit together or not at all; otherwise it is sent right after the
+        commit, and a send that fails marks those jobs failed (_send_after_commit).
         """
-        outbox: list[tuple[str, int, str]] = []
+        outbox: list[TaskMessage] = []
         with self.db.write(rw) as s:
             yield s, outbox
-            if self.transactional:
-                for name, object_id, task_id in outbox:
-                    publish_in_transaction(s, self.app, name, args=(object_id,), task_id=task_id)
+            if outbox and self.transactional:
+                self.publisher.publish(outbox, s)
         if outbox and not self.transactional:
             self._send_after_commit(outbox, rw)
 
-    def _send_after_commit(self, messages, rw) -> None:
+    def _send_after_commit(self, messages: list[TaskMessage], rw) -> None:
         try:
-            for name, object_id, task_id in messages:
-                self.app.send_task(name, args=(object_id,), task_id=task_id)
-        except (KombuError, OSError) as err:
+            self.publisher.publish(messages, None)
+        except PublishFailed as err:
             with self.db.write(rw) as s:
-                for name, object_id, _ in messages:
-                    if name == RUN_BACKTEST:
-                        bt.fail_backtest(s, object_id, f"could not be queued: {err}")
+                for m in messages:
+                    if m.task == RUN_BACKTEST:
+                        bt.fail_backtest(s, m.row_id, f"could not be queued: {err}")
                     else:
-                        sweeps.fail_chunk(s, object_id, f"could not be queued: {err}")
+                        sweeps.fail_chunk(s, m.row_id, f"could not be queued: {err}")
             raise BrokerUnavailable(f"the task queue is unavailable: {err}") from err
 
     # -- control ------------------------------------------------------------------------------
@@ -202,14 +205,10 @@ class JobService:
         return cancelled
 
     def _revoke(self, task_ids: Sequence[str]) -> None:
-        if not task_ids:
-            return
-        try:
-            # terminate: a running task's process is stopped; the job row is already cancelled,
-            # so whatever the task does next is refused by its guarded transitions.
-            self.app.control.revoke(list(task_ids), terminate=True, signal="SIGTERM")
-        except (KombuError, OSError, NotImplementedError) as err:
-            logger.warning("could not broadcast the revoke of %s: %s", task_ids, err)
+        # A running task's process is stopped; the job row is already cancelled, so whatever the
+        # task does next is refused by its guarded transitions.
+        if task_ids:
+            self.publisher.revoke(list(task_ids))
 
     def purge_waiting(self, purge_queue: Callable[[], int | None]) -> Purged:
         """Empty the task queue with ``purge_queue`` and leave no job queued for ever.
@@ -272,52 +271,3 @@ class JobService:
                     done["chunks"].append(chunk.id)
         return done
 
-
-def job_service(settings: Settings | None = None) -> JobService:
-    """The service on the configured database and Celery app."""
-    from tasks import runtime
-    from tasks.celery_app import app, make_celery
-
-    settings = settings or runtime.settings()
-    celery = app if settings == runtime.settings() else make_celery(settings)
-    db = runtime.database() if settings == runtime.settings() else Database.from_settings(settings)
-    return JobService(db, celery, settings)
-
-
-def describe(job: Backtest | Sweep) -> dict[str, Any]:
-    """A JSON-safe summary of a job for the CLI and the API."""
-    common = {
-        "id": job.id,
-        "status": Status(job.status).value,
-        "strategy": job.strategy,
-        "symbol": job.symbol,
-        "timeframe": job.timeframe,
-        "start": job.start_at.isoformat(),
-        "end": job.end_at.isoformat(),
-        "settings": job.settings,
-        "created_at": job.created_at.isoformat() if job.created_at else None,
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "error": job.error,
-    }
-    if isinstance(job, Sweep):
-        return {
-            "kind": "sweep",
-            **common,
-            "total": job.total,
-            "progress": job.progress,
-            "counts": {s.value: getattr(job, f"n_{s.value}") for s in Status},
-            "metric": job.metric,
-            "best_params": job.best_params,
-            "best_value": job.best_value,
-        }
-    return {
-        "kind": "backtest",
-        **common,
-        "params": job.params,
-        "attempts": job.attempts,
-        "worker": job.worker,
-        "progress": job.progress,
-        "sweep_id": job.sweep_id,
-        "result_fingerprint": job.result_fingerprint,
-    }
