@@ -7,7 +7,18 @@ import pytest
 from quantgrid.candles.cache import CachedStore
 from quantgrid.candles.embedded import EmbeddedStore
 from quantgrid.candles.influx import InfluxStore
+from quantgrid.candles.inventory import Inventory
 from tests.support.candles import MINUTE, T0, minutes
+
+
+class Clock:
+    """A clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
@@ -59,3 +70,32 @@ def test_the_stamp_is_the_same_for_every_store_object_and_through_the_cache(stor
     assert cached.inventory_stamp() == elsewhere.inventory_stamp() == before
     cached.write("ETHUSDT", "1m", minutes(10))
     assert store.inventory_stamp() == cached.inventory_stamp() != before
+
+
+def test_an_inventory_sees_another_store_objects_write_once_max_age_has_passed(store, elsewhere):
+    clock = Clock()
+    inventory = Inventory(store, max_age=2.0, clock=clock)
+    assert inventory.series() == []
+    elsewhere.write("BTCUSDT", "1m", minutes(30))
+    clock.now = 1.9
+    assert inventory.series() == []  # not asked again yet: this is the staleness bound
+    clock.now = 2.0
+    assert [(s.symbol, s.count) for s in inventory.series()] == [("BTCUSDT", 30)]
+    elsewhere.write("BTCUSDT", "1m", minutes(10, start=T0 + 30 * MINUTE))  # an import extends it
+    clock.now = 4.0
+    assert [(s.symbol, s.count) for s in inventory.series()] == [("BTCUSDT", 40)]
+    assert inventory.series() == store.symbols()
+    elsewhere.delete("BTCUSDT")
+    clock.now = 6.0
+    assert inventory.series() == []
+
+
+def test_invalidate_shows_a_write_through_this_process_at_once(store):
+    clock = Clock()
+    inventory = Inventory(store, max_age=2.0, clock=clock)
+    store.write("BTCUSDT", "1m", minutes(30))
+    assert [s.symbol for s in inventory.series()] == ["BTCUSDT"]
+    store.write("ETHUSDT", "1m", minutes(30))
+    inventory.invalidate()
+    assert [s.symbol for s in inventory.series()] == ["BTCUSDT", "ETHUSDT"]
+    assert inventory.series() == store.symbols()
