@@ -206,6 +206,9 @@ class CachedStore(CandleStore):
     def generation(self, symbol):
         return self.store.generation(symbol)
 
+    def inventory_stamp(self):
+        return self.store.inventory_stamp()
+
     def close(self) -> None:
         self.store.close()
 

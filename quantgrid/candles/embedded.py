@@ -26,6 +26,7 @@ from quantgrid.candles.resample import resample
 from quantgrid.candles.store import (
     CandleStore,
     SeriesInfo,
+    combined_stamp,
     empty_candles,
     from_trusted,
     to_ns,
@@ -132,6 +133,13 @@ class EmbeddedStore(CandleStore):
             return (self._dir(symbol) / "GENERATION").read_text().strip()
         except FileNotFoundError:
             return "none"
+
+    def inventory_stamp(self) -> str:
+        if not self.root.is_dir():
+            return combined_stamp(())
+        return combined_stamp(
+            (d.name, self.generation(d.name)) for d in self.root.iterdir() if d.is_dir() and _valid_symbol(d.name)
+        )
 
     # -- files -----------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from quantgrid.candles.errors import CandlesNotFound, CandleStoreRefused, Candle
 from quantgrid.candles.store import (
     CandleStore,
     SeriesInfo,
+    combined_stamp,
     empty_candles,
     fmt_ns,
     from_server,
@@ -332,6 +333,13 @@ class InfluxStore(CandleStore):
             for s in r.get("series", []):
                 return str(s["values"][0][1])
         return "none"
+
+    def inventory_stamp(self) -> str:
+        # One point per symbol: the cost is the number of symbols, not of candles.
+        results = self._query_json(f"SELECT stamp FROM {GENERATIONS} GROUP BY symbol")
+        return combined_stamp(
+            (s["tags"]["symbol"], str(v[1])) for r in results for s in r.get("series", []) for v in s["values"]
+        )
 
 
 class _Columns:

@@ -37,6 +37,7 @@ from quantgrid.candles.influx import (
 from quantgrid.candles.store import (
     CandleStore,
     SeriesInfo,
+    combined_stamp,
     from_server,
     to_ns,
     validate_for_write,
@@ -216,6 +217,14 @@ class Influx2Store(CandleStore):
             for rec in table.records:
                 return str(rec.get_value())
         return "none"
+
+    def inventory_stamp(self) -> str:
+        flux = (
+            f'from(bucket: "{self.bucket}") |> range(start: time(v: {_MIN_T}), stop: time(v: 1))'
+            f' |> filter(fn: (r) => r._measurement == "{GENERATIONS}") |> last()'
+        )
+        tables = self._call(self.client.query_api().query, flux, org=self.org)
+        return combined_stamp((rec.values["symbol"], str(rec.get_value())) for t in tables for rec in t.records)
 
 
 def _rfc3339(ns: int) -> str:

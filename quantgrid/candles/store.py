@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,6 +133,14 @@ class CandleStore(abc.ABC):
     def generation(self, symbol: str) -> str:
         """Return a stamp that changes whenever ``symbol``'s candles are written or deleted."""
 
+    @abc.abstractmethod
+    def inventory_stamp(self) -> str:
+        """Return a stamp that changes whenever any series is written or deleted; cheap to ask.
+
+        Its cost grows with the number of symbols, never with the number of candles, so that
+        :class:`quantgrid.candles.inventory.Inventory` can ask it where ``symbols()`` is too dear.
+        """
+
     def close(self) -> None:
         """Release connections or files."""
         return None  # nothing to release unless a backend says otherwise
@@ -171,6 +181,18 @@ def validate_for_write(candles: Candles, tf: Timeframe) -> None:
         bad = np.flatnonzero(mask)
         if len(bad):
             raise InvalidCandles(f"row {bad[0]} ({fmt_ns(candles.time[bad[0]])}): {name}; nothing was written")
+
+
+def combined_stamp(generations: Iterable[tuple[str, str]]) -> str:
+    """Fold every symbol's generation stamp into one: any symbol's change changes it.
+
+    Not the newest stamp alone: on InfluxDB every generation point sits at time 0, so
+    ``last(stamp)`` across symbols picks one by series order and misses a write to any other.
+    """
+    digest = hashlib.sha256()
+    for symbol, stamp in sorted(generations):
+        digest.update(f"{symbol}={stamp}\n".encode())
+    return digest.hexdigest()[:32]
 
 
 def check_gaps(symbol: str, tf: Timeframe, candles: Candles) -> None:
