@@ -67,6 +67,7 @@ class QuantGrid:
             "settings": settings,
             "db": db,
             "store": app.config.get("QG_CANDLE_STORE"),
+            "inventory": None,
             "jobs": app.config.get("QG_JOB_SERVICE"),
             "limits": Limits.from_settings(settings),
         }
@@ -96,6 +97,16 @@ class QuantGrid:
 
             ext["store"] = open_store(ext["settings"])
         return ext["store"]
+
+    @property
+    def inventory(self):
+        """The store's series inventory, cached in this process (quantgrid.candles.inventory)."""
+        ext = current_app.extensions["quantgrid"]
+        if ext["inventory"] is None:
+            from quantgrid.candles.inventory import Inventory
+
+            ext["inventory"] = Inventory(self.store)
+        return ext["inventory"]
 
     @property
     def jobs(self):

@@ -40,10 +40,11 @@ class FormInvalid(InvalidInput):
                          f"{len(fields)} fields are not valid; {name}: {message}")
 
 
-def series_choices(store) -> dict[str, dict[str, Any]]:
-    """``{symbol: {"timeframes": [...], "first": ns, "last": ns}}`` from what the store holds."""
+def series_choices(inventory) -> dict[str, dict[str, Any]]:
+    """``{symbol: {"timeframes": [...], "first": ns, "last": ns}}`` from what the store holds
+    (``inventory``: a ``quantgrid.candles.inventory.Inventory``, cached per process)."""
     out: dict[str, dict[str, Any]] = {}
-    for info in store.symbols():
+    for info in inventory.series():
         entry = out.setdefault(
             info.symbol, {"stored": [], "first": info.first, "last": info.last}
         )
@@ -138,7 +139,7 @@ def _number(value: Any) -> float | None:
     return out if out == out and out not in (float("inf"), float("-inf")) else None
 
 
-def _common(data: Mapping[str, Any], store, errors: dict[str, str]):
+def _common(data: Mapping[str, Any], inventory, errors: dict[str, str]):
     strategy = None
     name = data.get("strategy")
     if not isinstance(name, str) or not name:
@@ -148,20 +149,36 @@ def _common(data: Mapping[str, Any], store, errors: dict[str, str]):
             strategy = strategies.get(name)
         except ValueError as err:
             errors["strategy"] = str(err)
+    where, unknown = _series_fields(data, series_choices(inventory))
+    if unknown:  # the cached inventory may predate an import: ask the store before refusing
+        inventory.invalidate()
+        where, _ = _series_fields(data, series_choices(inventory))
+    symbol, timeframe, start, end, where_errors = where
+    errors.update(where_errors)
+    settings = parse_settings(data.get("settings"), errors)
+    return strategy, symbol, timeframe, start, end, settings
+
+
+def _series_fields(data: Mapping[str, Any], series: dict[str, dict[str, Any]]):
+    """Check symbol, timeframe and range against ``series``; return them with their errors, and
+    whether a refusal rests on the series (an unknown symbol, timeframe or range)."""
+    errors: dict[str, str] = {}
     symbol, timeframe = data.get("symbol"), data.get("timeframe")
-    series = series_choices(store)
     known_symbol = isinstance(symbol, str) and symbol in series
+    unknown = False
     if not isinstance(symbol, str) or not symbol:
         errors["symbol"] = "choose a symbol"
     elif symbol not in series:
         known = ", ".join(sorted(series)) or "none stored yet"
         errors["symbol"] = f"the candle store holds no {symbol!r}; choose one of: {known}"
+        unknown = True
     if not isinstance(timeframe, str) or not timeframe:
         errors["timeframe"] = "choose a timeframe"
     elif known_symbol and timeframe not in series[symbol]["timeframes"]:
         errors["timeframe"] = (
             f"{symbol} is available at {', '.join(series[symbol]['timeframes'])}, not {timeframe!r}"
         )
+        unknown = True
     start = parse_when(data.get("start"), "start", errors)
     end = parse_when(data.get("end"), "end", errors)
     if start and end:
@@ -174,16 +191,16 @@ def _common(data: Mapping[str, Any], store, errors: dict[str, str]):
                 errors["start"] = (
                     f"{symbol} has candles from {first:%Y-%m-%d} to {last:%Y-%m-%d} only"
                 )
-    settings = parse_settings(data.get("settings"), errors)
-    return strategy, symbol, timeframe, start, end, settings
+                unknown = True
+    return (symbol, timeframe, start, end, errors), unknown
 
 
-def backtest_spec(data: Mapping[str, Any], store) -> JobSpec:
+def backtest_spec(data: Mapping[str, Any], inventory) -> JobSpec:
     """Check a backtest request; raise FormInvalid with a message per bad field."""
     if not isinstance(data, Mapping):
         raise InvalidInput("the request body must be a JSON object")
     errors: dict[str, str] = {}
-    strategy, symbol, timeframe, start, end, settings = _common(data, store, errors)
+    strategy, symbol, timeframe, start, end, settings = _common(data, inventory, errors)
     params = data.get("params")
     if params is None:  # null or absent: the strategy's defaults (false or "" are refused)
         params = {}
@@ -228,12 +245,12 @@ def grid_specs(grid: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
     return specs
 
 
-def sweep_request(data: Mapping[str, Any], store) -> tuple[JobSpec, list[str], ParamGrid, str]:
+def sweep_request(data: Mapping[str, Any], inventory) -> tuple[JobSpec, list[str], ParamGrid, str]:
     """Check a sweep request; return its spec, grid specs, expanded combinations and metric."""
     if not isinstance(data, Mapping):
         raise InvalidInput("the request body must be a JSON object")
     errors: dict[str, str] = {}
-    strategy, symbol, timeframe, start, end, settings = _common(data, store, errors)
+    strategy, symbol, timeframe, start, end, settings = _common(data, inventory, errors)
     grid = data.get("grid")
     combos, specs = None, []
     if not isinstance(grid, Mapping) or not grid:

@@ -66,7 +66,7 @@ def list_strategies():
 @bp.get("/symbols")
 def list_symbols():
     api_viewer()
-    series = series_choices(quantgrid.store)
+    series = series_choices(quantgrid.inventory)
     return {
         "items": [
             {"symbol": sym, "timeframes": e["timeframes"], "stored": e["stored"],
@@ -98,7 +98,7 @@ def list_jobs():
 @bp.post("/backtests")
 def create_backtest():
     viewer = api_viewer()
-    spec = backtest_spec(_json_body(), quantgrid.store)
+    spec = backtest_spec(_json_body(), quantgrid.inventory)
     job = quantgrid.jobs.submit_backtest(
         viewer.id, spec, rw=rw(), request_id=request.headers.get("X-Request-Id")
     )
@@ -171,7 +171,7 @@ def backtest_candles(job_id: int):
 def preview_sweep():
     """How many combinations a sweep request makes, and whether the user's quota allows it."""
     viewer = api_viewer()
-    _spec, specs, combos, metric = sweep_request(_json_body(), quantgrid.store)
+    _spec, specs, combos, metric = sweep_request(_json_body(), quantgrid.inventory)
     limit = quantgrid.db.run_read(
         lambda s: quantgrid.limits.for_user(_user_row(s, viewer.id)).max_sweep_size, rw=rw()
     )
@@ -189,7 +189,7 @@ def _user_row(s, user_id):
 @bp.post("/sweeps")
 def create_sweep():
     viewer = api_viewer()
-    spec, specs, _combos, metric = sweep_request(_json_body(), quantgrid.store)
+    spec, specs, _combos, metric = sweep_request(_json_body(), quantgrid.inventory)
     sweep = quantgrid.jobs.submit_sweep(viewer.id, spec, specs, metric=metric, rw=rw(),
                                         request_id=request.headers.get("X-Request-Id"))
     return jsonify(job_dict(sweep)), 201, {"Location": f"/api/v1/sweeps/{sweep.id}"}

@@ -54,7 +54,7 @@ def strategy_fields(form, kind: str) -> dict:
 def form_context(values: dict | None = None, errors: dict | None = None, message=None) -> dict:
     return {
         "strategies": [s.schema() for s in strategies.available().values()],
-        "series": series_choices(quantgrid.store),
+        "series": series_choices(quantgrid.inventory),
         "values": values or {},
         "errors": errors or {},
         "message": message,
@@ -95,7 +95,7 @@ def new():
 def create():
     data = form_data(request.form)
     try:
-        spec = backtest_spec(data, quantgrid.store)
+        spec = backtest_spec(data, quantgrid.inventory)
         job = quantgrid.jobs.submit_backtest(current_user.id, spec, rw=rw())
     except FormInvalid as err:
         return render_template("backtests/new.html", **form_context(data, err.fields)), 400

@@ -40,7 +40,7 @@ def new():
 def create():
     data = form_data(request.form)
     try:
-        spec, specs, _combos, metric = sweep_request(data, quantgrid.store)
+        spec, specs, _combos, metric = sweep_request(data, quantgrid.inventory)
         sweep = quantgrid.jobs.submit_sweep(current_user.id, spec, specs, metric=metric, rw=rw())
     except FormInvalid as err:
         return _render(data, err.fields, status=400)

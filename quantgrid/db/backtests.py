@@ -366,6 +366,7 @@ def succeed_backtest(session: Session, job_id: int, result_fingerprint: str) -> 
         sa.select(Result.fingerprint).where(Result.fingerprint == result_fingerprint)
         .scalar_subquery(),
         sa.select(Result.fingerprint).where(Result.backtest_id == job_id).scalar_subquery(),
+        result_fingerprint,
     )
     return _transition(
         session,

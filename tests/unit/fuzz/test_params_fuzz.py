@@ -156,14 +156,17 @@ def test_cli_param_pairs_are_a_clean_error_or_name_value_strings(pairs):
         assert name and name == name.strip() and value and value == value.strip()
 
 
-class _Store:
-    """What request validation asks of the candle store: the series it holds."""
+class _Inventory:
+    """What request validation asks of the candle store's inventory: the series it holds."""
 
     class _Info:
         symbol, timeframe, first, last = "DEMO", "1m", 1_704_067_200 * 10**9, 1_706_745_600 * 10**9
 
-    def symbols(self):
+    def series(self):
         return [self._Info()]
+
+    def invalidate(self):
+        return None
 
 
 _REQUEST_KEYS = ["strategy", "symbol", "timeframe", "start", "end", "params", "settings", "grid",
@@ -180,7 +183,7 @@ def test_api_request_validation_is_a_clean_error_or_a_checked_spec(body, base):
     for check in (backtest_spec, sweep_request):
         with _within(20):
             try:
-                out = check(body, _Store())
+                out = check(body, _Inventory())
             except InvalidInput as err:
                 assert err.message.strip()
                 continue
