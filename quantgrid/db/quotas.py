@@ -67,18 +67,20 @@ def check_unfinished_jobs(session: Session, user: User, limits: Limits, adding: 
 
     Backtests of a sweep do not count: a sweep counts as one job.
     """
-    backtests = session.scalar(
+    backtests = (
         sa.select(sa.func.count())
         .select_from(Backtest)
         .where(Backtest.owner_id == user.id, Backtest.status.in_(UNFINISHED))
         .where(Backtest.sweep_id.is_(None))
+        .scalar_subquery()
     )
-    sweeps = session.scalar(
+    sweeps = (
         sa.select(sa.func.count())
         .select_from(Sweep)
         .where(Sweep.owner_id == user.id, Sweep.status.in_(UNFINISHED))
+        .scalar_subquery()
     )
-    have = backtests + sweeps
+    have = session.scalar(sa.select(backtests + sweeps))  # one round trip for both
     if have + adding > limits.max_queued_jobs:
         raise QuotaExceeded(
             f"you already have {have} queued or running jobs and your limit is "

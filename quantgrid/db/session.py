@@ -118,15 +118,40 @@ def create_db_engine(url: str, *, role: str = "master", pool_size: int = 5) -> E
     connect_args = {"connect_timeout": 3 if role == "replica" else 10}
     if parsed.get_driver_name() == "psycopg2":
         connect_args["application_name"] = f"quantgrid-{role}"
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
-        pool_pre_ping=True,  # a restarted server costs one failed ping, not a failed request
         pool_recycle=1800,
         pool_timeout=10,
         connect_args=connect_args,
     )
+    sa.event.listen(engine, "connect", _note_use)
+    sa.event.listen(engine, "checkin", _note_use)
+    sa.event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+# A pooled connection unused for this long is pinged before it is handed out. One in steady use
+# is not (a ping on every checkout was a round trip per transaction): if the server restarted
+# meanwhile, the first statement fails, that one transaction is unavailable (503, or a task that
+# gives its message back), and SQLAlchemy invalidates every older connection of the pool at once.
+PING_IF_IDLE_SECONDS = 5.0
+
+
+def _note_use(_dbapi_conn, record, *_args) -> None:
+    record.info["last_used"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+    if time.monotonic() - record.info.get("last_used", 0.0) < PING_IF_IDLE_SECONDS:
+        return
+    try:
+        with contextlib.closing(dbapi_conn.cursor()) as cur:
+            cur.execute("SELECT 1")
+        dbapi_conn.rollback()
+    except Exception as err:  # any driver error: the pool replaces the connection and retries
+        raise sa.exc.DisconnectionError(f"a pooled connection is dead: {err}") from err
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -191,13 +216,25 @@ class Database:
         with self._session(self.master) as session:
             yield session
             session.commit()
-            if rw is not None and self.replica is not None:
-                if rw.user_id is not None:
-                    lsn = session.execute(_REMEMBER_USER_LSN, {"uid": rw.user_id}).scalar()
-                else:
-                    lsn = session.execute(_MASTER_LSN).scalar_one()
-                session.commit()
-                rw.remember(lsn)
+        if rw is not None and self.replica is not None:
+            rw.remember(self._position_after_commit(rw.user_id))
+
+    def _position_after_commit(self, user_id: int | None) -> str:
+        """The master's WAL position now (after the caller's commit), noted on the user's row.
+
+        One statement in autocommit mode: one round trip, not a transaction of three.
+        """
+        try:
+            with self.master.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                if user_id is not None:
+                    return conn.execute(_REMEMBER_USER_LSN, {"uid": user_id}).scalar()
+                return conn.execute(_MASTER_LSN).scalar_one()
+        except sa.exc.SQLAlchemyError as err:
+            mapped = translate(err)
+            if mapped is None:
+                raise
+            raise mapped from err
 
     # -- reads --------------------------------------------------------------------------------
     @contextmanager

@@ -128,7 +128,7 @@ def test_master_restart_is_unavailable_then_recovers(database, cluster, user):
     finally:
         primary.start()
     replica.wait_until_streaming()
-    # pool_pre_ping replaces the dead pooled connections: the next write just works.
+    # The failed write invalidated the dead pooled connections: the next write just works.
     with database.write() as s:
         assert bt.start_backtest(s, job.id, "w")
 
