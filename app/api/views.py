@@ -9,13 +9,13 @@ from app.api.openapi import document
 from app.auth import api_viewer
 from app.extensions import csrf, quantgrid, rw
 from app.present import candles_dict, equity_dict, job_dict, report_dict
-from app.validation import backtest_spec, series_choices, sweep_request
 from engine import strategies
 from engine.metrics import METRIC_KEYS
 from quantgrid.db import backtests as bt
 from quantgrid.db import results, sweeps, web
 from quantgrid.db.models import Status
 from quantgrid.errors import InvalidInput
+from quantgrid.jobs.spec import backtest_spec, series_choices, sweep_request
 
 # The API authenticates each request itself (see api_viewer), checking CSRF for sessions.
 csrf.exempt(bp)
@@ -171,13 +171,14 @@ def backtest_candles(job_id: int):
 def preview_sweep():
     """How many combinations a sweep request makes, and whether the user's quota allows it."""
     viewer = api_viewer()
-    _spec, specs, combos, metric = sweep_request(_json_body(), quantgrid.inventory)
+    checked = sweep_request(_json_body(), quantgrid.inventory)
+    combos = checked.combinations
     limit = quantgrid.db.run_read(
         lambda s: quantgrid.limits.for_user(_user_row(s, viewer.id)).max_sweep_size, rw=rw()
     )
     return {"combinations": len(combos), "dropped": combos.dropped,
             "dropped_reason": combos.drop_reason, "max_sweep_size": limit,
-            "allowed": len(combos) <= limit, "grid": specs, "metric": metric}
+            "allowed": len(combos) <= limit, "grid": checked.grid, "metric": checked.metric}
 
 
 def _user_row(s, user_id):
@@ -189,8 +190,8 @@ def _user_row(s, user_id):
 @bp.post("/sweeps")
 def create_sweep():
     viewer = api_viewer()
-    spec, specs, _combos, metric = sweep_request(_json_body(), quantgrid.inventory)
-    sweep = quantgrid.jobs.submit_sweep(viewer.id, spec, specs, metric=metric, rw=rw(),
+    checked = sweep_request(_json_body(), quantgrid.inventory)
+    sweep = quantgrid.jobs.submit_sweep(viewer.id, checked, rw=rw(),
                                         request_id=request.headers.get("X-Request-Id"))
     return jsonify(job_dict(sweep)), 201, {"Location": f"/api/v1/sweeps/{sweep.id}"}
 

@@ -18,11 +18,11 @@ from flask_login import current_user, login_required
 from app.extensions import quantgrid, rw
 from app.ids import id_arg
 from app.present import equity_csv, job_dict, report_dict, trades_csv
-from app.validation import SETTINGS_DEFAULTS, FormInvalid, backtest_spec, series_choices
 from engine import strategies
 from quantgrid.db import backtests as bt
 from quantgrid.db import results
 from quantgrid.errors import QuotaExceeded
+from quantgrid.jobs.spec import SETTINGS_DEFAULTS, FormInvalid, backtest_spec, series_choices
 
 bp = Blueprint("backtests", __name__, url_prefix="/backtests")
 

@@ -8,13 +8,13 @@ from flask_login import current_user, login_required
 from app.backtests.views import form_common, form_context, strategy_fields
 from app.extensions import quantgrid, rw
 from app.present import job_dict
-from app.validation import FormInvalid, sweep_request
 from engine import strategies
 from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS
 from quantgrid.db import sweeps, web
 from quantgrid.db.backtests import JobSpec
 from quantgrid.db.errors import JobNotFound
 from quantgrid.errors import InvalidInput, QuotaExceeded
+from quantgrid.jobs.spec import FormInvalid, sweep_request
 
 bp = Blueprint("sweeps", __name__, url_prefix="/sweeps")
 
@@ -40,8 +40,8 @@ def new():
 def create():
     data = form_data(request.form)
     try:
-        spec, specs, _combos, metric = sweep_request(data, quantgrid.inventory)
-        sweep = quantgrid.jobs.submit_sweep(current_user.id, spec, specs, metric=metric, rw=rw())
+        checked = sweep_request(data, quantgrid.inventory)
+        sweep = quantgrid.jobs.submit_sweep(current_user.id, checked, rw=rw())
     except FormInvalid as err:
         return _render(data, err.fields, status=400)
     except QuotaExceeded as err:

@@ -25,10 +25,6 @@ class InvalidSymbol(InvalidInput):
     """The symbol is not valid."""
 
 
-class InvalidTimeframe(InvalidInput):
-    """The timeframe is not valid."""
-
-
 class InvalidCandles(InvalidInput):
     """The candles are not valid."""
 

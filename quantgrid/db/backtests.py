@@ -21,6 +21,7 @@ from quantgrid.db import quotas, tasked
 from quantgrid.db.errors import InvalidTransition, JobNotFound
 from quantgrid.db.models import FINISHED, UNFINISHED, Backtest, Result, Status, Sweep, User
 from quantgrid.errors import InvalidInput
+from quantgrid.timeframes import Timeframe
 
 MAX_PAGE = 200
 
@@ -60,7 +61,7 @@ class JobSpec:
             raise InvalidInput("start and end must carry a timezone (UTC)")
         if self.start >= self.end:
             raise InvalidInput(f"start ({self.start:%Y-%m-%d %H:%M}) must be before end")
-        quotas.timeframe_seconds(self.timeframe)
+        Timeframe.parse(self.timeframe)
         for name in ("params", "settings"):
             try:
                 json.dumps(getattr(self, name), allow_nan=False)

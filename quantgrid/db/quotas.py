@@ -5,7 +5,6 @@ Each limit comes from the user row when set there, else from ``quantgrid.config.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,10 +13,8 @@ from sqlalchemy.orm import Session
 
 from quantgrid.config import Settings
 from quantgrid.db.models import UNFINISHED, Backtest, Sweep, User
-from quantgrid.errors import InvalidInput, QuotaExceeded
-
-_TIMEFRAME = re.compile(r"^(\d+)(s|m|min|h|d|w)$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+from quantgrid.errors import QuotaExceeded
+from quantgrid.timeframes import Timeframe
 
 
 @dataclass(frozen=True)
@@ -47,19 +44,9 @@ def _pick(override: int | None, default: int) -> int:
     return default if override is None else override
 
 
-def timeframe_seconds(timeframe: str) -> int:
-    """Return the length of one bar, e.g. ``'5m'`` → 300; raise InvalidInput when malformed."""
-    match = _TIMEFRAME.match((timeframe or "").strip())
-    if not match or int(match.group(1)) == 0:
-        raise InvalidInput(
-            f"timeframe {timeframe!r} is not valid: write a count and a unit, like 1m, 15m, 4h or 1d"
-        )
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
 def estimated_candles(timeframe: str, start: datetime, end: datetime) -> int:
     """The most bars a range can hold at a timeframe (markets that close hold fewer)."""
-    return int((end - start).total_seconds() // timeframe_seconds(timeframe)) + 1
+    return int((end - start).total_seconds() // Timeframe.parse(timeframe).seconds) + 1
 
 
 def check_unfinished_jobs(session: Session, user: User, limits: Limits, adding: int = 1) -> None:

@@ -13,12 +13,10 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from engine import strategies
-from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS
-from engine.sweep import parse_grid
+from engine.metrics import HIGHER_IS_BETTER
 from quantgrid.config import Settings
 from quantgrid.db import backtests as bt
 from quantgrid.db import sweeps
@@ -27,7 +25,7 @@ from quantgrid.db.errors import InvalidTransition
 from quantgrid.db.models import Backtest, Sweep
 from quantgrid.db.quotas import Limits
 from quantgrid.db.session import Database, ReadYourWrites
-from quantgrid.errors import InvalidInput, Unavailable
+from quantgrid.errors import Unavailable
 from quantgrid.jobs.publisher import (
     RUN_BACKTEST,
     RUN_SWEEP_CHUNK,
@@ -35,7 +33,7 @@ from quantgrid.jobs.publisher import (
     PublishFailed,
     TaskMessage,
 )
-from quantgrid.jobs.spec import sim_config
+from quantgrid.jobs.spec import SweepRequest
 
 logger = logging.getLogger(__name__)
 # Idempotency keys of proxied submissions (a backtest's task id, a sweep's request_key):
@@ -100,12 +98,11 @@ class JobService:
         rw: ReadYourWrites | None = None,
         request_id: str | None = None,
     ) -> Backtest:
-        """Validate ``spec`` against the strategy and simulator, then queue it.
+        """Queue a backtest of ``spec`` (checked by ``quantgrid.jobs.spec``) in one transaction.
 
         ``request_id`` (NGINX's ``X-Request-Id``, the same on each upstream it tries) makes the
         submission idempotent: a retry of the same request returns the job the first created.
         """
-        spec = self._validated(spec)
         key = _request_key(user_id, request_id)
         with self._enqueuing(rw) as (s, outbox):
             job, created = bt.submit_backtest(
@@ -118,50 +115,33 @@ class JobService:
     def submit_sweep(
         self,
         user_id: int,
-        spec: JobSpec,
-        grid: Sequence[str],
+        request: SweepRequest,
         *,
-        metric: str = "sharpe",
         chunk_size: int = sweeps.DEFAULT_CHUNK_SIZE,
         rw: ReadYourWrites | None = None,
         request_id: str | None = None,
     ) -> Sweep:
-        """Expand ``grid`` (``name=start:stop:step`` / ``name=a,b,c``) and queue its chunks.
+        """Queue the chunks of a sweep (checked and expanded by ``quantgrid.jobs.spec``).
 
         ``request_id`` makes the submission idempotent, as for ``submit_backtest``.
         """
-        if metric not in METRIC_KEYS:
-            raise InvalidInput(f"unknown metric {metric!r}; choose one of {', '.join(METRIC_KEYS)}")
-        spec = self._validated(replace(spec, params={}), check_params=False)
-        try:
-            combos = parse_grid(list(grid), spec.strategy)
-        except ValueError as err:
-            raise InvalidInput(str(err)) from None
+        combos = request.combinations
         with self._enqueuing(rw) as (s, outbox):
             sweep, chunks = sweeps.submit_sweep(
                 s,
                 user_id,
-                spec,
-                {"specs": list(grid), "dropped": combos.dropped},
+                request.spec,
+                {"specs": list(request.grid), "dropped": combos.dropped},
                 list(combos),
                 self.limits,
-                metric=metric,
-                maximize=metric in HIGHER_IS_BETTER,
+                metric=request.metric,
+                maximize=request.metric in HIGHER_IS_BETTER,
                 chunk_size=chunk_size,
                 request_key=_request_key(user_id, request_id),
             )
             for chunk in chunks:
                 _queue(s, outbox, RUN_SWEEP_CHUNK, chunk.id, chunk.task_id)
         return sweep
-
-    def _validated(self, spec: JobSpec, check_params: bool = True) -> JobSpec:
-        try:
-            strategy = strategies.get(spec.strategy)
-            params = strategy.validate(spec.params) if check_params else spec.params
-        except (KeyError, ValueError, TypeError) as err:
-            raise InvalidInput(str(err).strip("'\"")) from None
-        sim_config(spec.settings)
-        return replace(spec, params=dict(params))
 
     @contextlib.contextmanager
     def _enqueuing(self, rw: ReadYourWrites | None = None):

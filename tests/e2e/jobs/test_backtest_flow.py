@@ -17,6 +17,7 @@ from quantgrid.db import backtests as bt
 from quantgrid.db import results, sweeps
 from quantgrid.db.models import Status
 from tests.e2e.jobs.conftest import END, START, SYMBOL, spec, wait_for
+from tests.support.jobs import sweep_of
 
 pytestmark = pytest.mark.e2e
 QUANTGRID = Path(sys.executable).with_name("quantgrid")
@@ -89,7 +90,7 @@ def test_cancelled_queued_job_never_starts(service, owner, start_worker):
 
 def test_sweep_of_500_combinations_finds_the_best(service, owner, start_worker, store):
     grid = ["fast=2:51:1", "slow=60:150:10"]  # 50 x 10 = 500
-    sweep = service.submit_sweep(owner.id, spec(params={}), grid, metric="sharpe", chunk_size=100)
+    sweep = service.submit_sweep(owner.id, sweep_of(spec(params={}), grid), chunk_size=100)
     assert sweep.total == 500
     start_worker()
     wait_for(

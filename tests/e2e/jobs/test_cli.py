@@ -12,6 +12,7 @@ from quantgrid.db import backtests as bt
 from quantgrid.db import sweeps
 from quantgrid.db.models import Status
 from tests.e2e.jobs.conftest import ROOT, spec, wait_for
+from tests.support.jobs import sweep_of
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +88,7 @@ def test_requeue_stuck_refuses_when_no_worker_answers(service, owner, env):
 
 
 def test_a_cancelled_sweep_is_retried_from_the_cli_and_completes(service, owner, start_worker, env):
-    sweep = service.submit_sweep(owner.id, spec(params={}), ["fast=5:20:5", "slow=30,40"],
+    sweep = service.submit_sweep(owner.id, sweep_of(spec(params={}), ["fast=5:20:5", "slow=30,40"]),
                                  chunk_size=3)
     out = qg(env, "jobs", "cancel", "--sweep", str(sweep.id))
     assert out.returncode == 0 and f"cancelled sweep {sweep.id} (was queued)" in out.stdout, out

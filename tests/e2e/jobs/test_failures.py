@@ -11,6 +11,7 @@ from quantgrid.candles.generate import generate
 from quantgrid.db import sweeps
 from quantgrid.db.models import Status
 from tests.e2e.jobs.conftest import spec, wait_for
+from tests.support.jobs import sweep_of
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +32,7 @@ def big_spec(store):
 
 
 def _one_chunk_sweep(service, owner, big_spec):
-    sweep = service.submit_sweep(owner.id, big_spec, GRID, metric="sharpe", chunk_size=10_000)
+    sweep = service.submit_sweep(owner.id, sweep_of(big_spec, GRID), chunk_size=10_000)
     with service.db.read() as s:
         (chunk,) = sweeps.list_chunks(s, sweep.id)
     return sweep, chunk

@@ -13,9 +13,9 @@ from quantgrid.candles.errors import (
     CandlesNotFound,
     InvalidCandles,
     InvalidSymbol,
-    InvalidTimeframe,
 )
 from quantgrid.errors import InvalidInput
+from quantgrid.timeframes import InvalidTimeframe
 from tests.support.candles import MINUTE, T0, assert_same, minutes, pandas_resample
 
 HOUR = 60 * MINUTE

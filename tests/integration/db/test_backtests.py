@@ -181,7 +181,7 @@ def test_candles_per_job_quota(db, alice, limits):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"timeframe": "5x"}, "timeframe '5x' is not valid"),
+        ({"timeframe": "5x"}, "invalid timeframe '5x'"),
         ({"start": datetime(2024, 5, 1, tzinfo=UTC)}, "must be before end"),
         ({"start": datetime(2024, 1, 1)}, "timezone"),
         ({"symbol": ""}, "symbol must be"),

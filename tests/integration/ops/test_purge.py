@@ -19,6 +19,7 @@ from tasks.celery_app import QUEUE, make_celery
 from tasks.publisher import CeleryPublisher
 from tests.integration.db.conftest import make_spec
 from tests.support import pg
+from tests.support.jobs import sweep_of
 
 pytestmark = [
     pytest.mark.integration,
@@ -53,7 +54,7 @@ def test_purge_cancels_the_waiting_jobs_and_resends_the_ones_queued_meanwhile(se
     with service.db.write() as s:
         owner = users.create_user(s, "trader", "a long enough password").id
     waiting = [service.submit_backtest(owner, SPEC).id for _ in range(2)]
-    sweep = service.submit_sweep(owner, SPEC, ["fast=5,10", "slow=30"], chunk_size=1).id
+    sweep = service.submit_sweep(owner, sweep_of(SPEC, ["fast=5,10", "slow=30"]), chunk_size=1).id
     late = []
 
     def purge_queue() -> int:

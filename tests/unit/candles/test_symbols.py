@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from quantgrid.candles.errors import InvalidSymbol, InvalidTimeframe
+from quantgrid.candles.errors import InvalidSymbol
 from quantgrid.candles.symbols import Timeframe, validate_symbol
 from quantgrid.errors import InvalidInput
+from quantgrid.timeframes import InvalidTimeframe
 
 
 @pytest.mark.parametrize("symbol", ["BTCUSDT", "BRK.B", "ES_F", "BTC-USD", "A", "X" * 32, "1INCH"])

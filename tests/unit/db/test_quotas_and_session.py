@@ -16,17 +16,17 @@ from quantgrid.db.session import Database, ReadYourWrites, _lsn_int
 from quantgrid.errors import InvalidInput, QuotaExceeded
 
 
-@pytest.mark.parametrize(
-    ("tf", "seconds"), [("1m", 60), ("15m", 900), ("4h", 14400), ("1d", 86400), ("30s", 30)]
-)
-def test_timeframes(tf, seconds):
-    assert quotas.timeframe_seconds(tf) == seconds
+@pytest.mark.parametrize(("tf", "same"), [("60m", "1h"), ("1440m", "1d"), ("30s", "30s")])
+def test_quotas_count_bars_by_the_one_timeframe_rule(tf, same):
+    start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC)
+    assert quotas.estimated_candles(tf, start, end) == quotas.estimated_candles(same, start, end)
 
 
-@pytest.mark.parametrize("tf", ["", "m", "0m", "5x", "1 h", "h1"])
-def test_bad_timeframes_say_how_to_write_one(tf):
-    with pytest.raises(InvalidInput, match="like 1m, 15m, 4h or 1d"):
-        quotas.timeframe_seconds(tf)
+@pytest.mark.parametrize("tf", ["", "m", "0m", "5x", "1 h", "h1", "1w", "7h"])
+def test_quotas_refuse_what_the_candle_stores_refuse(tf):
+    start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC)
+    with pytest.raises(InvalidInput, match="invalid timeframe"):
+        quotas.estimated_candles(tf, start, end)
 
 
 def test_candle_estimate_and_limit():

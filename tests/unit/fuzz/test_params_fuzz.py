@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from app.validation import MAX_GRID_COMBINATIONS, backtest_spec, sweep_request
 from engine import strategies
 from engine.sweep import MAX_COMBINATIONS, parse_grid
 from quantgrid.cli.backtest import _params
 from quantgrid.errors import InvalidInput
+from quantgrid.jobs.spec import MAX_GRID_COMBINATIONS, backtest_spec, sweep_request
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NAMES = sorted(strategies.available())
@@ -187,9 +187,9 @@ def test_api_request_validation_is_a_clean_error_or_a_checked_spec(body, base):
             except InvalidInput as err:
                 assert err.message.strip()
                 continue
-        spec = out if check is backtest_spec else out[0]
+        spec = out if check is backtest_spec else out.spec
         assert spec.symbol == "DEMO" and spec.start < spec.end
         if check is backtest_spec:
             assert strategies.get(spec.strategy).validate(spec.params) == spec.params
         else:
-            assert 0 < len(out[2]) <= MAX_GRID_COMBINATIONS
+            assert 0 < len(out.combinations) <= MAX_GRID_COMBINATIONS
