@@ -29,11 +29,11 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from app.extensions import csrf, login_manager, quantgrid, security_headers
+    from app.extensions import backend, csrf, login_manager, security_headers
 
     csrf.init_app(app)
     login_manager.init_app(app)
-    quantgrid.init_app(app)
+    backend.init_app(app)
     security_headers.init_app(app)
     from app import metrics
 

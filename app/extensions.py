@@ -44,7 +44,7 @@ def _load_user(user_id: str) -> WebUser | None:
         uid = int(user_id)
     except ValueError:
         return None
-    db = quantgrid.db
+    db = backend.db
     with db.read(rw()) as s:
         try:
             row = users.get_user(s, uid)
@@ -53,7 +53,7 @@ def _load_user(user_id: str) -> WebUser | None:
         return WebUser.of(row) if row.is_active else None
 
 
-class QuantGrid:
+class Backend:
     """The app's handles on the rest of QuantGrid: settings, database, candle store, job service.
 
     Tests may hand in their own through ``QG_DATABASE``, ``QG_CANDLE_STORE`` and
@@ -119,7 +119,7 @@ class QuantGrid:
         return ext["jobs"]
 
 
-quantgrid = QuantGrid()
+backend = Backend()
 
 
 CONSISTENCY_HEADER = "X-Consistency-Token"

@@ -6,7 +6,7 @@ import logging
 
 from flask import Blueprint, jsonify
 
-from app.extensions import quantgrid
+from app.extensions import backend
 from quantgrid.db import web
 from quantgrid.errors import QuantGridError
 
@@ -43,9 +43,9 @@ def _check(fn) -> str:
 
 
 def _database() -> None:
-    with quantgrid.db.write() as s:
+    with backend.db.write() as s:
         web.ping(s)
 
 
 def _broker() -> None:
-    quantgrid.jobs.publisher.check()
+    backend.jobs.publisher.check()

@@ -52,7 +52,7 @@ def _touch(arrays) -> float:
 def child(route: str, url: str, db: str, work: Path) -> dict:
     """Run one load route in this (fresh) process; return seconds, rows and peak RSS growth."""
     from quantgrid.candles.cache import CachedStore
-    from quantgrid.candles.influx import InfluxStore
+    from quantgrid.candles.influx_v1 import InfluxStore
 
     store = InfluxStore(url, db)
     if route == "dataframe":
@@ -118,7 +118,7 @@ def main() -> None:
 
     from quantgrid.candles.cache import CachedStore
     from quantgrid.candles.generate import generate
-    from quantgrid.candles.influx import InfluxStore
+    from quantgrid.candles.influx_v1 import InfluxStore
     from tests.support.influx import InfluxServer
 
     with tempfile.TemporaryDirectory(prefix="qg-bench-candles-") as tmp, InfluxServer(Path(tmp) / "influxd") as server:

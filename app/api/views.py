@@ -7,7 +7,7 @@ from flask import jsonify, request
 from app.api import bp
 from app.api.openapi import document
 from app.auth import api_viewer
-from app.extensions import csrf, quantgrid, rw
+from app.extensions import backend, csrf, rw
 from app.present import candles_dict, equity_dict, job_dict, report_dict
 from engine import strategies
 from engine.metrics import METRIC_KEYS
@@ -66,7 +66,7 @@ def list_strategies():
 @bp.get("/symbols")
 def list_symbols():
     api_viewer()
-    series = series_choices(quantgrid.inventory)
+    series = series_choices(backend.inventory)
     return {
         "items": [
             {"symbol": sym, "timeframes": e["timeframes"], "stored": e["stored"],
@@ -84,7 +84,7 @@ def list_jobs():
     def read(s):
         return bt.list_jobs(s, viewer, limit=limit, offset=offset), web.count_jobs(s, viewer)
 
-    rows, total = quantgrid.db.run_read(read, rw=rw())
+    rows, total = backend.db.run_read(read, rw=rw())
     items = [
         {"kind": r.kind, "id": r.id, "status": r.status.value, "strategy": r.strategy,
          "symbol": r.symbol, "timeframe": r.timeframe, "created_at": r.created_at.isoformat(),
@@ -98,8 +98,8 @@ def list_jobs():
 @bp.post("/backtests")
 def create_backtest():
     viewer = api_viewer()
-    spec = backtest_spec(_json_body(), quantgrid.inventory)
-    job = quantgrid.jobs.submit_backtest(
+    spec = backtest_spec(_json_body(), backend.inventory)
+    job = backend.jobs.submit_backtest(
         viewer.id, spec, rw=rw(), request_id=request.headers.get("X-Request-Id")
     )
     return jsonify(job_dict(job)), 201, {"Location": f"/api/v1/backtests/{job.id}"}
@@ -120,7 +120,7 @@ def list_backtests():
             bt.count_backtests(s, viewer, status=status),
         )
 
-    rows, total = quantgrid.db.run_read(read, rw=rw())
+    rows, total = backend.db.run_read(read, rw=rw())
     return {"items": [job_dict(j) for j in rows], "total": total, "limit": limit,
             "offset": offset}
 
@@ -128,18 +128,18 @@ def list_backtests():
 @bp.get("/backtests/<id:job_id>")
 def show_backtest(job_id: int):
     viewer = api_viewer()
-    return job_dict(quantgrid.db.run_read(bt.get_backtest, job_id, viewer, rw=rw()))
+    return job_dict(backend.db.run_read(bt.get_backtest, job_id, viewer, rw=rw()))
 
 
 @bp.post("/backtests/<id:job_id>/cancel")
 def cancel_backtest(job_id: int):
     viewer = api_viewer()
-    quantgrid.jobs.cancel_backtest(job_id, viewer, rw=rw())
-    return job_dict(quantgrid.db.run_read(bt.get_backtest, job_id, viewer, rw=rw()))
+    backend.jobs.cancel_backtest(job_id, viewer, rw=rw())
+    return job_dict(backend.db.run_read(bt.get_backtest, job_id, viewer, rw=rw()))
 
 
 def report_for(job_id: int, viewer):
-    return quantgrid.db.run_read(results.report_for_backtest, job_id, viewer, rw=rw())
+    return backend.db.run_read(results.report_for_backtest, job_id, viewer, rw=rw())
 
 
 @bp.get("/backtests/<id:job_id>/result")
@@ -160,8 +160,8 @@ def backtest_equity(job_id: int):
 @bp.get("/backtests/<id:job_id>/candles")
 def backtest_candles(job_id: int):
     viewer = api_viewer()
-    job = quantgrid.db.run_read(bt.get_backtest, job_id, viewer, rw=rw())
-    candles = quantgrid.store.read(job.symbol, job.timeframe, job.start_at, job.end_at,
+    job = backend.db.run_read(bt.get_backtest, job_id, viewer, rw=rw())
+    candles = backend.store.read(job.symbol, job.timeframe, job.start_at, job.end_at,
                                    gaps="allow")
     return candles_dict(candles)
 
@@ -171,10 +171,10 @@ def backtest_candles(job_id: int):
 def preview_sweep():
     """How many combinations a sweep request makes, and whether the user's quota allows it."""
     viewer = api_viewer()
-    checked = sweep_request(_json_body(), quantgrid.inventory)
+    checked = sweep_request(_json_body(), backend.inventory)
     combos = checked.combinations
-    limit = quantgrid.db.run_read(
-        lambda s: quantgrid.limits.for_user(_user_row(s, viewer.id)).max_sweep_size, rw=rw()
+    limit = backend.db.run_read(
+        lambda s: backend.limits.for_user(_user_row(s, viewer.id)).max_sweep_size, rw=rw()
     )
     return {"combinations": len(combos), "dropped": combos.dropped,
             "dropped_reason": combos.drop_reason, "max_sweep_size": limit,
@@ -190,8 +190,8 @@ def _user_row(s, user_id):
 @bp.post("/sweeps")
 def create_sweep():
     viewer = api_viewer()
-    checked = sweep_request(_json_body(), quantgrid.inventory)
-    sweep = quantgrid.jobs.submit_sweep(viewer.id, checked, rw=rw(),
+    checked = sweep_request(_json_body(), backend.inventory)
+    sweep = backend.jobs.submit_sweep(viewer.id, checked, rw=rw(),
                                         request_id=request.headers.get("X-Request-Id"))
     return jsonify(job_dict(sweep)), 201, {"Location": f"/api/v1/sweeps/{sweep.id}"}
 
@@ -205,7 +205,7 @@ def list_sweeps():
         return (sweeps.list_sweeps(s, viewer, limit=limit, offset=offset),
                 web.count_sweeps(s, viewer))
 
-    rows, total = quantgrid.db.run_read(read, rw=rw())
+    rows, total = backend.db.run_read(read, rw=rw())
     return {"items": [job_dict(j) for j in rows], "total": total, "limit": limit,
             "offset": offset}
 
@@ -213,14 +213,14 @@ def list_sweeps():
 @bp.get("/sweeps/<id:sweep_id>")
 def show_sweep(sweep_id: int):
     viewer = api_viewer()
-    return job_dict(quantgrid.db.run_read(sweeps.get_sweep, sweep_id, viewer, rw=rw()))
+    return job_dict(backend.db.run_read(sweeps.get_sweep, sweep_id, viewer, rw=rw()))
 
 
 @bp.post("/sweeps/<id:sweep_id>/cancel")
 def cancel_sweep(sweep_id: int):
     viewer = api_viewer()
-    quantgrid.jobs.cancel_sweep(sweep_id, viewer, rw=rw())
-    return job_dict(quantgrid.db.run_read(sweeps.get_sweep, sweep_id, viewer, rw=rw()))
+    backend.jobs.cancel_sweep(sweep_id, viewer, rw=rw())
+    return job_dict(backend.db.run_read(sweeps.get_sweep, sweep_id, viewer, rw=rw()))
 
 
 @bp.get("/sweeps/<id:sweep_id>/results")
@@ -232,7 +232,7 @@ def sweep_results(sweep_id: int):
         sweep = sweeps.get_sweep(s, sweep_id, viewer)
         return sweep, sweeps.grid_results(s, sweep_id)
 
-    sweep, rows = quantgrid.db.run_read(read, rw=rw())
+    sweep, rows = backend.db.run_read(read, rw=rw())
     return {
         "sweep": job_dict(sweep),
         "metrics": list(METRIC_KEYS),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 
-from app.extensions import WebUser, csrf, quantgrid, rw
+from app.extensions import WebUser, backend, csrf, rw
 from quantgrid.db import users
 from quantgrid.errors import QuantGridError
 
@@ -33,7 +33,7 @@ def api_viewer() -> WebUser:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("the Authorization header must be 'Bearer <token>'")
-        with quantgrid.db.write() as s:
+        with backend.db.write() as s:
             row = users.user_for_token(s, token.strip())
             if row is None:
                 raise NotAuthenticated("that API token is unknown or revoked")

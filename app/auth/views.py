@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth.forms import LoginForm, TokenForm
-from app.extensions import WebUser, quantgrid, rw
+from app.extensions import WebUser, backend, rw
 from quantgrid.db import users
 
 bp = Blueprint("auth", __name__)
@@ -28,7 +28,7 @@ def login():
     if form.validate_on_submit():
         # The master, as for tokens: an account just created or a password just changed must
         # work (or stop working) at once, whatever the replica's lag.
-        with quantgrid.db.write() as s:
+        with backend.db.write() as s:
             row = users.authenticate(s, form.username.data, form.password.data)
             user = WebUser.of(row) if row else None
         if user is None:
@@ -54,9 +54,9 @@ def account():
     form = TokenForm()
     new_token = None
     if form.validate_on_submit():
-        with quantgrid.db.write(rw()) as s:
+        with backend.db.write(rw()) as s:
             new_token, _row = users.create_token(s, current_user.id, form.name.data)
-    tokens = quantgrid.db.run_read(users.list_tokens, current_user.id, rw=rw())
+    tokens = backend.db.run_read(users.list_tokens, current_user.id, rw=rw())
     status = 400 if form.errors else 200
     return render_template("auth/account.html", form=form, tokens=tokens,
                            new_token=new_token), status
@@ -65,7 +65,7 @@ def account():
 @bp.post("/account/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
-    with quantgrid.db.write(rw()) as s:
+    with backend.db.write(rw()) as s:
         users.revoke_token(s, current_user.id, token_id)
     flash("Token revoked.")
     return redirect(url_for("auth.account"))

@@ -15,7 +15,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from app.extensions import quantgrid, rw
+from app.extensions import backend, rw
 from app.ids import id_arg
 from app.present import equity_csv, job_dict, report_dict, trades_csv
 from engine import strategies
@@ -54,7 +54,7 @@ def strategy_fields(form, kind: str) -> dict:
 def form_context(values: dict | None = None, errors: dict | None = None, message=None) -> dict:
     return {
         "strategies": [s.schema() for s in strategies.available().values()],
-        "series": series_choices(quantgrid.inventory),
+        "series": series_choices(backend.inventory),
         "values": values or {},
         "errors": errors or {},
         "message": message,
@@ -76,7 +76,7 @@ def new():
     values = {}
     if request.args.get("from"):
         job_id = id_arg(request.args["from"], "from")
-        job = quantgrid.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
+        job = backend.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
         values = _values_from_job(job)
     elif request.args.get("strategy"):
         # From a sweep's table: the strategy, the series and one combination's parameters.
@@ -95,8 +95,8 @@ def new():
 def create():
     data = form_data(request.form)
     try:
-        spec = backtest_spec(data, quantgrid.inventory)
-        job = quantgrid.jobs.submit_backtest(current_user.id, spec, rw=rw())
+        spec = backtest_spec(data, backend.inventory)
+        job = backend.jobs.submit_backtest(current_user.id, spec, rw=rw())
     except FormInvalid as err:
         return render_template("backtests/new.html", **form_context(data, err.fields)), 400
     except QuotaExceeded as err:
@@ -109,12 +109,12 @@ def create():
 @bp.get("/<id:job_id>")
 @login_required
 def show(job_id: int):
-    job = quantgrid.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
+    job = backend.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
     report = None
     if job.result_fingerprint:
-        report = quantgrid.db.run_read(results.report_for_backtest, job_id, current_user,
+        report = backend.db.run_read(results.report_for_backtest, job_id, current_user,
                                        rw=rw())
-    others = quantgrid.db.run_read(
+    others = backend.db.run_read(
         lambda s: bt.list_backtests(s, current_user, status="succeeded", limit=50), rw=rw()
     )
     return render_template("backtests/show.html", job=job, info=job_dict(job), report=report,
@@ -124,13 +124,13 @@ def show(job_id: int):
 @bp.post("/<id:job_id>/cancel")
 @login_required
 def cancel(job_id: int):
-    quantgrid.jobs.cancel_backtest(job_id, current_user._get_current_object(), rw=rw())
+    backend.jobs.cancel_backtest(job_id, current_user._get_current_object(), rw=rw())
     flash(f"Backtest {job_id} cancelled.")
     return redirect(url_for("backtests.show", job_id=job_id))
 
 
 def _report(job_id: int):
-    return quantgrid.db.run_read(results.report_for_backtest, job_id, current_user, rw=rw())
+    return backend.db.run_read(results.report_for_backtest, job_id, current_user, rw=rw())
 
 
 def _download(body: str, mimetype: str, filename: str) -> Response:
@@ -153,7 +153,7 @@ def equity_download(job_id: int):
 @bp.get("/<id:job_id>/result.json")
 @login_required
 def result_download(job_id: int):
-    job = quantgrid.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
+    job = backend.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
     body = {"backtest": job_dict(job), "result": report_dict(_report(job_id))}
     return _download(json.dumps(body, indent=1), "application/json",
                      f"backtest-{job_id}.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
-from app.extensions import quantgrid, rw
+from app.extensions import backend, rw
 from app.ids import id_arg
 from quantgrid.db import backtests as bt
 from quantgrid.db import results
@@ -30,7 +30,7 @@ def index():
         choices = bt.list_backtests(s, viewer, status="succeeded", limit=50)
         return jobs, reports, choices
 
-    jobs, reports, choices = quantgrid.db.run_read(read, rw=rw())
+    jobs, reports, choices = backend.db.run_read(read, rw=rw())
     metric_names = list(dict.fromkeys(k for r in reports for k in r.metrics))
     return render_template("compare/index.html", jobs=jobs, reports=reports,
                            metric_names=metric_names, choices=choices, ids=ids)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.extensions import quantgrid, rw
+from app.extensions import backend, rw
 from quantgrid.db import backtests as bt
 from quantgrid.db import web
 
@@ -32,7 +32,7 @@ def index():
         return (bt.list_jobs(s, viewer, limit=PER_PAGE, offset=(page - 1) * PER_PAGE),
                 web.count_jobs(s, viewer))
 
-    jobs, total = quantgrid.db.run_read(read, rw=rw())
+    jobs, total = backend.db.run_read(read, rw=rw())
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     return render_template("jobs/index.html", jobs=jobs, page=page, pages=pages, total=total,
                            per_page=PER_PAGE)

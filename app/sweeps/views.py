@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.backtests.views import form_common, form_context, strategy_fields
-from app.extensions import quantgrid, rw
+from app.extensions import backend, rw
 from app.present import job_dict
 from engine import strategies
 from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS
@@ -40,8 +40,8 @@ def new():
 def create():
     data = form_data(request.form)
     try:
-        checked = sweep_request(data, quantgrid.inventory)
-        sweep = quantgrid.jobs.submit_sweep(current_user.id, checked, rw=rw())
+        checked = sweep_request(data, backend.inventory)
+        sweep = backend.jobs.submit_sweep(current_user.id, checked, rw=rw())
     except FormInvalid as err:
         return _render(data, err.fields, status=400)
     except QuotaExceeded as err:
@@ -59,7 +59,7 @@ def show(sweep_id: int):
         sweep = sweeps.get_sweep(s, sweep_id, viewer)
         return sweep, sweeps.top_results(s, sweep_id, n=20)
 
-    sweep, top = quantgrid.db.run_read(read, rw=rw())
+    sweep, top = backend.db.run_read(read, rw=rw())
     axes = list(top[0].params) if top else []
     return render_template("sweeps/show.html", sweep=sweep, info=job_dict(sweep), top=top,
                            axes=axes, metrics=METRIC_KEYS, higher=sorted(HIGHER_IS_BETTER))
@@ -81,10 +81,10 @@ def row_backtest(sweep_id: int, index: int):
                        sweep.end_at, _checked_params(sweep.strategy, row.params), sweep.settings)
         return spec, web.find_backtest(s, viewer.id, spec)
 
-    spec, job = quantgrid.db.run_read(read, rw=rw())
+    spec, job = backend.db.run_read(read, rw=rw())
     if job is None:
         try:
-            job = quantgrid.jobs.submit_backtest(viewer.id, spec, rw=rw())
+            job = backend.jobs.submit_backtest(viewer.id, spec, rw=rw())
         except (QuotaExceeded, InvalidInput) as err:
             flash(err.message)
             return redirect(url_for("sweeps.show", sweep_id=sweep_id), 303)
@@ -102,6 +102,6 @@ def _checked_params(strategy: str, params: dict) -> dict:
 @bp.post("/<id:sweep_id>/cancel")
 @login_required
 def cancel(sweep_id: int):
-    quantgrid.jobs.cancel_sweep(sweep_id, current_user._get_current_object(), rw=rw())
+    backend.jobs.cancel_sweep(sweep_id, current_user._get_current_object(), rw=rw())
     flash(f"Sweep {sweep_id} cancelled.")
     return redirect(url_for("sweeps.show", sweep_id=sweep_id))

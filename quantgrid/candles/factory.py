@@ -5,7 +5,7 @@ from __future__ import annotations
 from quantgrid.candles.cache import CachedStore
 from quantgrid.candles.embedded import EmbeddedStore
 from quantgrid.candles.errors import CandleStoreRefused
-from quantgrid.candles.influx import InfluxStore, server_version
+from quantgrid.candles.influx_v1 import InfluxStore, server_version
 from quantgrid.candles.store import CandleStore
 from quantgrid.config import Settings
 
@@ -46,7 +46,7 @@ def _open_influx(settings: Settings, offline: bool = False) -> CandleStore:
     elif not offline:
         server_version(settings.influx_url)  # refuse a URL that is not InfluxDB at once
     if v2:
-        from quantgrid.candles.influx2 import Influx2Store
+        from quantgrid.candles.influx_v2 import Influx2Store
 
         return Influx2Store(
             settings.influx_url,

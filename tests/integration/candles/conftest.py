@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from quantgrid.candles.embedded import EmbeddedStore
-from quantgrid.candles.influx import InfluxStore
+from quantgrid.candles.influx_v1 import InfluxStore
 
 
 @pytest.fixture

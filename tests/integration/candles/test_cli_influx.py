@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cli import main
 from quantgrid.candles.csvfile import read_csv, write_csv
-from quantgrid.cli import main
 from tests.support.candles import minutes
 
 

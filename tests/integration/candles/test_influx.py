@@ -14,7 +14,7 @@ from quantgrid.candles.errors import (
     InvalidSymbol,
 )
 from quantgrid.candles.factory import open_store
-from quantgrid.candles.influx import InfluxStore
+from quantgrid.candles.influx_v1 import InfluxStore
 from quantgrid.config import Settings
 from tests.support.candles import assert_same, minutes
 from tests.support.influx import InfluxServer, _free_port
@@ -111,7 +111,7 @@ def test_the_cache_loads_from_influx_once_and_sees_a_reimport_from_elsewhere(inf
 
 def test_the_v2_client_against_a_1x_server_fails_as_refused_not_silently(influxd):
     """Why the version decides: the v2 API 404s on 1.x; the store says so in a typed error."""
-    from quantgrid.candles.influx2 import Influx2Store
+    from quantgrid.candles.influx_v2 import Influx2Store
 
     store = Influx2Store(influxd.url, token="t", org="o", bucket="qg")
     try:

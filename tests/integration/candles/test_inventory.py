@@ -6,7 +6,7 @@ import pytest
 
 from quantgrid.candles.cache import CachedStore
 from quantgrid.candles.embedded import EmbeddedStore
-from quantgrid.candles.influx import InfluxStore
+from quantgrid.candles.influx_v1 import InfluxStore
 from quantgrid.candles.inventory import Inventory
 from tests.support.candles import MINUTE, T0, minutes
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from app import create_app
 from qgpg import broker_url
-from quantgrid.candles.influx import InfluxStore
+from quantgrid.candles.influx_v1 import InfluxStore
 from quantgrid.config import Settings
 from quantgrid.db import users
 from quantgrid.db.session import Database

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from cli import main
 from quantgrid.candles.csvfile import read_csv, write_csv
 from quantgrid.candles.embedded import EmbeddedStore
-from quantgrid.cli import main
 from tests.support.candles import assert_same, minutes
 
 

@@ -11,8 +11,8 @@ from quantgrid.candles.cache import CachedStore
 from quantgrid.candles.embedded import EmbeddedStore
 from quantgrid.candles.errors import CandleStoreRefused, CandleStoreUnavailable
 from quantgrid.candles.factory import _major, open_store
-from quantgrid.candles.influx import InfluxStore
-from quantgrid.candles.influx2 import Influx2Store
+from quantgrid.candles.influx_v1 import InfluxStore
+from quantgrid.candles.influx_v2 import Influx2Store
 from quantgrid.candles.store import to_ns
 from quantgrid.config import Settings
 from quantgrid.errors import InvalidInput

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from cli import main
 from engine.backtest import run_backtest
 from engine.simulator import SimConfig
 from quantgrid.candles.csvfile import read_csv, write_csv
-from quantgrid.cli import main
 from tests.unit.engine.sim_data import random_walk
 
 QUANTGRID = Path(sys.executable).with_name("quantgrid")

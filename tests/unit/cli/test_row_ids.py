@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from quantgrid.cli import main
+from cli import main
 
 
 @pytest.mark.parametrize("args", [["jobs", "show", str(10**20)], ["jobs", "cancel", "0"],

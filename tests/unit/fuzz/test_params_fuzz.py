@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from cli.backtest import _params
 from engine import strategies
 from engine.sweep import MAX_COMBINATIONS, parse_grid
-from quantgrid.cli.backtest import _params
 from quantgrid.errors import InvalidInput
 from quantgrid.jobs.spec import MAX_GRID_COMBINATIONS, backtest_spec, sweep_request
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from quantgrid.cli.jobs import requeue_stuck_of_dead_workers
-from quantgrid.cli.types import ROW_ID
+from cli.jobs import requeue_stuck_of_dead_workers
+from cli.types import ROW_ID
 from quantgrid.errors import QuantGridError, Unavailable
 
 TIMEOUT = 3.0

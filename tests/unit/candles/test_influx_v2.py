@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from quantgrid.candles.influx import GENERATIONS
-from quantgrid.candles.influx2 import Influx2Store
+from quantgrid.candles.influx_v1 import GENERATIONS
+from quantgrid.candles.influx_v2 import Influx2Store
 from quantgrid.candles.store import combined_stamp
 
 _HEAD = (

@@ -1,6 +1,6 @@
 """The InfluxDB candle store over the native v2 API (``influxdb-client``), for 2.x with a token and org.
 
-Same schema as :mod:`quantgrid.candles.influx` (measurement ``candles``, tags ``symbol`` and
+Same schema as :mod:`quantgrid.candles.influx_v1` (measurement ``candles``, tags ``symbol`` and
 ``timeframe``, five float fields, ns UTC; ``candle_generations`` for the cache stamp), so data
 written through either API reads back through the other.
 
@@ -25,7 +25,7 @@ from influxdb_client.rest import ApiException
 
 from engine.candles import FIELDS, Candles
 from quantgrid.candles.errors import CandlesNotFound, CandleStoreRefused, CandleStoreUnavailable
-from quantgrid.candles.influx import (
+from quantgrid.candles.influx_v1 import (
     _DB_NAME,
     _MAX_T,
     _MIN_T,

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import click
 
-from quantgrid.cli.types import ROW_ID
+from cli.types import ROW_ID
 from quantgrid.db import backtests as bt
 from quantgrid.db import sweeps
 from quantgrid.db.backtests import MAX_PAGE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from quantgrid.cli.types import ROW_ID
+from cli.types import ROW_ID
 from quantgrid.config import Settings
 from quantgrid.db import users as repo
 from quantgrid.db.models import Role

@@ -25,7 +25,7 @@ def cli() -> None:
 
 
 for _name in _COMMAND_MODULES:
-    for _command in importlib.import_module(f"quantgrid.cli.{_name}").commands:
+    for _command in importlib.import_module(f"cli.{_name}").commands:
         cli.add_command(_command)
 
 

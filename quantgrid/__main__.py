@@ -1,3 +1,0 @@
-from quantgrid.cli import main
-
-main()
