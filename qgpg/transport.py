@@ -481,6 +481,7 @@ class Transport(kombu_sqla.Transport):
         self._loop = None
         self._retry_pending = False
         self._listened: dict[str, int] = {}
+        self._last_poll = time.monotonic()
 
     def driver_version(self):
         return psycopg2.__version__
@@ -579,6 +580,7 @@ class Transport(kombu_sqla.Transport):
                 raise
 
     def _safety_poll(self) -> None:
+        self._last_poll = time.monotonic()
         self._mark_dirty()
 
     def register_with_event_loop(self, connection, loop):
@@ -594,14 +596,18 @@ class Transport(kombu_sqla.Transport):
         while True:
             if self._deliver_ready():
                 return
-            wait = self.polling_interval
+            # The safety poll runs every polling_interval, not at the end of every short
+            # drain: Flower and `celery inspect` drain with a 1 s timeout in a loop.
+            now = time.monotonic()
+            next_poll = self._last_poll + self.polling_interval
+            wait = next_poll - now
             if timeout is not None:
-                remaining = timeout - (time.monotonic() - start)
+                remaining = timeout - (now - start)
                 if remaining <= 0:
                     raise TimeoutError()
                 wait = min(wait, remaining)
             if listener.wait(wait):
                 self._on_readable()
-            else:
+            elif time.monotonic() >= next_poll:
                 self._safety_poll()
 

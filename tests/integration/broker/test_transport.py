@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -11,6 +12,7 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 import qgpg
 from qgpg import clean_up_url, sql
+from qgpg.engine import engine_for
 from qgpg.errors import TablesMissing
 
 
@@ -173,6 +175,45 @@ def test_drain_events_wakes_on_notify_not_on_the_poll(connect):
         consumer_conn.drain_events(timeout=10)
         thread.join()
     assert got and got[0] - start < 1.5
+
+
+@contextlib.contextmanager
+def _dequeues(conn):
+    """Record the queue of every dequeue statement this process sends to ``conn``'s database."""
+    engine = engine_for(conn.transport.url, conn.transport.options["engine_options"])
+    queues: list[str] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        if "SKIP LOCKED" in statement:
+            queues.append(parameters["queue"])
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield queues
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_consumer_runs_no_dequeue_for_another_queues_messages(connect):
+    consumer_conn = connect()  # the safety poll is 10 s away
+    exchange = Exchange("wake", "direct")
+    queue_a = _declare(consumer_conn, "wake.a", exchange, "a")
+    _declare(consumer_conn, "wake.b", exchange, "b")
+    producer = Producer(connect().default_channel)
+    got = []
+    with Consumer(consumer_conn.default_channel, [queue_a],
+                  callbacks=[lambda body, message: (got.append(body), message.ack())]):
+        with pytest.raises(TimeoutError):
+            consumer_conn.drain_events(timeout=0.3)  # the first look at queue a
+        with _dequeues(consumer_conn) as dequeues:
+            for n in range(5):
+                producer.publish({"n": n}, exchange="wake", routing_key="b")
+            with pytest.raises(TimeoutError):
+                consumer_conn.drain_events(timeout=1.0)
+            assert dequeues == [], "woken by queue b's messages or by the end of a short drain"
+            producer.publish({"n": "a"}, exchange="wake", routing_key="a")
+            consumer_conn.drain_events(timeout=5)
+        assert got == [{"n": "a"}] and dequeues == ["wake.a"]
 
 
 def test_queues_of_gone_consumers_and_expired_messages_are_swept(connect, pg_url):
