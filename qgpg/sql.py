@@ -9,10 +9,13 @@ _TTL = (
     " now() + CAST(:ttl_ms AS integer) * interval '1 millisecond')"
 )
 
+# A redeclaration writes only when the durability changed (an exchange made before 0006).
 DECLARE_EXCHANGE = sa.text(
-    "INSERT INTO broker_exchange (name, type) VALUES (:name, :type) ON CONFLICT (name) DO NOTHING"
+    "INSERT INTO broker_exchange (name, type, durable) VALUES (:name, :type, :durable)"
+    " ON CONFLICT (name) DO UPDATE SET durable = EXCLUDED.durable"
+    " WHERE broker_exchange.durable IS DISTINCT FROM EXCLUDED.durable"
 )
-EXCHANGE_TYPE = sa.text("SELECT type FROM broker_exchange WHERE name = :name")
+EXCHANGE = sa.text("SELECT type, durable FROM broker_exchange WHERE name = :name")
 DECLARE_QUEUE = sa.text(
     "INSERT INTO broker_queue (name, expires_ms, message_ttl_ms, auto_delete, last_seen)"
     " VALUES (:name, :expires_ms, :message_ttl_ms, :auto_delete, now())"

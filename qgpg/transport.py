@@ -196,26 +196,33 @@ class Channel(virtual.Channel):
                 super().exchange_declare(exchange, type, passive=True)
             return
         super().exchange_declare(exchange, type, durable, auto_delete, arguments, nowait)
-        self._execute(sql.DECLARE_EXCHANGE, {"name": exchange, "type": type})
+        self._execute(sql.DECLARE_EXCHANGE, {"name": exchange, "type": type,
+                                             "durable": bool(durable)})
+        _exchanges[(self._url, exchange)] = (type, bool(durable))
 
     def exchange_delete(self, exchange, if_unused=False, nowait=False):
         with self.engine.connect() as conn:
             conn.execute(sa.text("DELETE FROM broker_binding WHERE exchange = :e"), {"e": exchange})
             conn.execute(sa.text("DELETE FROM broker_exchange WHERE name = :e"), {"e": exchange})
         self.state.exchanges.pop(exchange, None)
-        _exchange_types.pop((self._url, exchange), None)
+        _exchanges.pop((self._url, exchange), None)
 
-    def _exchange_type(self, exchange: str) -> str | None:
+    def _exchange(self, exchange: str) -> tuple[str, bool] | None:
+        """Return ``(type, durable)`` of ``exchange``, or None when nobody declared it."""
         known = self.state.exchanges.get(exchange)
         if known is not None:
-            return known["type"]
+            return known["type"], bool(known.get("durable", True))
         key = (self._url, exchange)
-        cached = _exchange_types.get(key)
+        cached = _exchanges.get(key)
         if cached is None:
-            cached = self._execute(sql.EXCHANGE_TYPE, {"name": exchange}).scalar()
-            if cached is not None:
-                _exchange_types[key] = cached
+            row = self._execute(sql.EXCHANGE, {"name": exchange}).first()
+            if row is not None:
+                cached = _exchanges[key] = (row[0], bool(row[1]))
         return cached
+
+    def _exchange_type(self, exchange: str) -> str | None:
+        known = self._exchange(exchange)
+        return known[0] if known is not None else None
 
     def typeof(self, exchange, default="direct"):
         return self.exchange_types[self._exchange_type(exchange) or default]
@@ -432,7 +439,8 @@ class Channel(virtual.Channel):
     _last_transport = None
 
 
-_exchange_types: dict[tuple[str, str], str] = {}
+# (url, exchange) -> (type, durable), for exchanges this process did not declare itself.
+_exchanges: dict[tuple[str, str], tuple[str, bool]] = {}
 # How long a busy worker lets free prefetch slots accumulate before fetching them together.
 FETCH_COALESCE = 0.005
 
