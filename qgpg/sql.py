@@ -65,6 +65,26 @@ PUT_TOPIC = sa.text(
     " AND :routing_key ~ pattern)"
 )
 
+
+def _broadcast(match: str) -> sa.TextClause:
+    """A fanout or topic publish of a transient message: consumer-lifetime queues (auto_delete
+    or x-expires) get it as a NOTIFY on their channel, without a row; other queues get a row.
+    Returns (rows stored, notifications sent)."""
+    return sa.text(
+        "WITH m AS (SELECT CAST(:payload AS text) AS payload),"  # sent once, used twice
+        " target AS (SELECT q.name, q.message_ttl_ms,"
+        " (q.auto_delete OR q.expires_ms IS NOT NULL) AS live FROM broker_queue q"
+        f" WHERE q.name IN (SELECT queue FROM broker_binding WHERE exchange = :exchange{match})),"
+        " stored AS (INSERT INTO broker_message (queue, rank, payload, expires_at)"
+        f" SELECT q.name, :rank, m.payload, {_TTL} FROM target q, m WHERE NOT q.live RETURNING 1)"
+        " SELECT (SELECT count(*) FROM stored),"
+        " count(pg_notify('qgb_' || md5(q.name), m.payload)) FROM target q, m WHERE q.live"
+    )
+
+
+BROADCAST_FANOUT = _broadcast("")
+BROADCAST_TOPIC = _broadcast(" AND :routing_key ~ pattern")
+
 _PICK = (
     "SELECT id FROM broker_message"
     " WHERE queue = :queue AND leased_until IS NULL"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 
@@ -12,7 +11,6 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 import qgpg
 from qgpg import clean_up_url, sql
-from qgpg.engine import engine_for
 from qgpg.errors import TablesMissing
 
 
@@ -177,24 +175,7 @@ def test_drain_events_wakes_on_notify_not_on_the_poll(connect):
     assert got and got[0] - start < 1.5
 
 
-@contextlib.contextmanager
-def _dequeues(conn):
-    """Record the queue of every dequeue statement this process sends to ``conn``'s database."""
-    engine = engine_for(conn.transport.url, conn.transport.options["engine_options"])
-    queues: list[str] = []
-
-    def record(_conn, _cursor, statement, parameters, _context, _many):
-        if "SKIP LOCKED" in statement:
-            queues.append(parameters["queue"])
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield queues
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-
-
-def test_a_consumer_runs_no_dequeue_for_another_queues_messages(connect):
+def test_a_consumer_runs_no_dequeue_for_another_queues_messages(connect, dequeues):
     consumer_conn = connect()  # the safety poll is 10 s away
     exchange = Exchange("wake", "direct")
     queue_a = _declare(consumer_conn, "wake.a", exchange, "a")
@@ -205,15 +186,15 @@ def test_a_consumer_runs_no_dequeue_for_another_queues_messages(connect):
                   callbacks=[lambda body, message: (got.append(body), message.ack())]):
         with pytest.raises(TimeoutError):
             consumer_conn.drain_events(timeout=0.3)  # the first look at queue a
-        with _dequeues(consumer_conn) as dequeues:
+        with dequeues(consumer_conn) as fetched:
             for n in range(5):
                 producer.publish({"n": n}, exchange="wake", routing_key="b")
             with pytest.raises(TimeoutError):
                 consumer_conn.drain_events(timeout=1.0)
-            assert dequeues == [], "woken by queue b's messages or by the end of a short drain"
+            assert fetched == [], "woken by queue b's messages or by the end of a short drain"
             producer.publish({"n": "a"}, exchange="wake", routing_key="a")
             consumer_conn.drain_events(timeout=5)
-        assert got == [{"n": "a"}] and dequeues == ["wake.a"]
+        assert got == [{"n": "a"}] and fetched == ["wake.a"]
 
 
 def test_queues_of_gone_consumers_and_expired_messages_are_swept(connect, pg_url):
