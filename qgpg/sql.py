@@ -146,4 +146,5 @@ DEAD_MESSAGE_ROWS = sa.text(
 )
 VACUUM_MESSAGES = sa.text("VACUUM broker_message")
 DELETE_MESSAGES_OF = sa.text("DELETE FROM broker_message WHERE queue = ANY(:names)")
+NOTIFY_QUEUE_USAGE = sa.text("SELECT pg_notification_queue_usage()")
 TABLES_EXIST = sa.text("SELECT to_regclass('broker_message') IS NOT NULL")
