@@ -76,11 +76,12 @@ def _row_id(delivery_tag: str) -> int | None:
 
 
 def _transient(message: dict, exchange_durable: bool) -> bool:
-    """Whether a message may skip its row where a consumer-lifetime queue gets it.
+    """Whether a fanout or topic message may skip its row where a consumer-lifetime queue gets it.
 
-    True when the message is non-persistent (``delivery_mode`` 1: Celery's events, pidbox
-    replies) or its exchange is not durable (kombu's ``celery.pidbox``, whose broadcasts kombu
-    publishes by exchange name, so they carry delivery mode 2).
+    True when the message is non-persistent (``delivery_mode`` 1: Celery's events) or its
+    exchange is not durable (kombu's ``celery.pidbox``, whose broadcasts kombu publishes by
+    exchange name, so they carry delivery mode 2). Direct exchanges never ask (pidbox replies
+    are transient but stay rows: their client listens only after broadcasting).
     """
     return (
         message["properties"].get("delivery_mode") == TRANSIENT_DELIVERY_MODE
@@ -606,6 +607,8 @@ class Transport(kombu_sqla.Transport):
             for queue in self._listened:
                 listener.listen(queue)
             self._listener = listener
+            if self._listened:  # a new connection: what was notified meanwhile went unheard
+                self._mark_dirty()
         return self._listener
 
     def close_connection(self, connection):
