@@ -1,4 +1,9 @@
-"""The LISTEN side of the broker's wake-ups: one autocommit psycopg2 connection per client."""
+"""The LISTEN side of the broker: one autocommit psycopg2 connection per client.
+
+A queue's channel (``notify_channel``) carries two kinds of notification: an empty payload says
+a row arrived (sent by the trigger), a payload is a whole transient message (sent by a fanout
+or topic publish, see ``sql.BROADCAST_FANOUT``).
+"""
 
 from __future__ import annotations
 
@@ -46,13 +51,25 @@ class Listener:
             with self.conn.cursor() as cur:
                 cur.execute(f'UNLISTEN "{channel}"')
 
-    def drain(self) -> set[str]:
-        """Read pending notifications; return the queues they were for."""
+    def drain(self) -> tuple[set[str], list[tuple[str, str]]]:
+        """Read pending notifications.
+
+        Return the queues that got a row (an empty payload: a wake-up) and the transient
+        messages that came as payloads, as (queue, payload) in arrival order.
+        """
         self.conn.poll()
-        notified = {self._queues.get(n.channel) for n in self.conn.notifies}
+        woken: set[str] = set()
+        messages: list[tuple[str, str]] = []
+        for notify in self.conn.notifies:
+            queue = self._queues.get(notify.channel)
+            if queue is None:
+                continue
+            if notify.payload:
+                messages.append((queue, notify.payload))
+            else:
+                woken.add(queue)
         self.conn.notifies.clear()
-        notified.discard(None)
-        return notified
+        return woken, messages
 
     def wait(self, timeout: float) -> bool:
         readable, _, _ = select.select([self.conn], [], [], max(timeout, 0))

@@ -48,6 +48,9 @@ exchanges = Table(
     metadata,
     Column("name", Text, primary_key=True),
     Column("type", Text, nullable=False),
+    # As declared (kombu's ``durable``). Broadcasts through a non-durable fanout or topic
+    # exchange, like kombu's ``celery.pidbox``, need not be rows (see docs/broker.md).
+    Column("durable", Boolean, nullable=False, server_default=text("true")),
 )
 
 queues = Table(

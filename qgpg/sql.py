@@ -9,10 +9,13 @@ _TTL = (
     " now() + CAST(:ttl_ms AS integer) * interval '1 millisecond')"
 )
 
+# A redeclaration writes only when the durability changed (an exchange made before 0006).
 DECLARE_EXCHANGE = sa.text(
-    "INSERT INTO broker_exchange (name, type) VALUES (:name, :type) ON CONFLICT (name) DO NOTHING"
+    "INSERT INTO broker_exchange (name, type, durable) VALUES (:name, :type, :durable)"
+    " ON CONFLICT (name) DO UPDATE SET durable = EXCLUDED.durable"
+    " WHERE broker_exchange.durable IS DISTINCT FROM EXCLUDED.durable"
 )
-EXCHANGE_TYPE = sa.text("SELECT type FROM broker_exchange WHERE name = :name")
+EXCHANGE = sa.text("SELECT type, durable FROM broker_exchange WHERE name = :name")
 DECLARE_QUEUE = sa.text(
     "INSERT INTO broker_queue (name, expires_ms, message_ttl_ms, auto_delete, last_seen)"
     " VALUES (:name, :expires_ms, :message_ttl_ms, :auto_delete, now())"
@@ -61,6 +64,26 @@ PUT_TOPIC = sa.text(
     " WHERE q.name IN (SELECT queue FROM broker_binding WHERE exchange = :exchange"
     " AND :routing_key ~ pattern)"
 )
+
+
+def _broadcast(match: str) -> sa.TextClause:
+    """A fanout or topic publish of a transient message: consumer-lifetime queues (auto_delete
+    or x-expires) get it as a NOTIFY on their channel, without a row; other queues get a row.
+    Returns (rows stored, notifications sent)."""
+    return sa.text(
+        "WITH m AS (SELECT CAST(:payload AS text) AS payload),"  # sent once, used twice
+        " target AS (SELECT q.name, q.message_ttl_ms,"
+        " (q.auto_delete OR q.expires_ms IS NOT NULL) AS live FROM broker_queue q"
+        f" WHERE q.name IN (SELECT queue FROM broker_binding WHERE exchange = :exchange{match})),"
+        " stored AS (INSERT INTO broker_message (queue, rank, payload, expires_at)"
+        f" SELECT q.name, :rank, m.payload, {_TTL} FROM target q, m WHERE NOT q.live RETURNING 1)"
+        " SELECT (SELECT count(*) FROM stored),"
+        " count(pg_notify('qgb_' || md5(q.name), m.payload)) FROM target q, m WHERE q.live"
+    )
+
+
+BROADCAST_FANOUT = _broadcast("")
+BROADCAST_TOPIC = _broadcast(" AND :routing_key ~ pattern")
 
 _PICK = (
     "SELECT id FROM broker_message"
@@ -123,4 +146,5 @@ DEAD_MESSAGE_ROWS = sa.text(
 )
 VACUUM_MESSAGES = sa.text("VACUUM broker_message")
 DELETE_MESSAGES_OF = sa.text("DELETE FROM broker_message WHERE queue = ANY(:names)")
+NOTIFY_QUEUE_USAGE = sa.text("SELECT pg_notification_queue_usage()")
 TABLES_EXIST = sa.text("SELECT to_regclass('broker_message') IS NOT NULL")

@@ -13,6 +13,11 @@
 * Exchanges and bindings live in tables, so fanout (remote control, events) and direct replies
   reach every process. Consumer queues with ``x-expires`` (pidbox replies, event receivers) are
   refreshed while consumed and swept when their consumer is gone, with their messages.
+* Transient delivery: a non-persistent message (Celery's events) or one through a non-durable
+  exchange (kombu's pidbox broadcasts), published through a fanout or topic exchange, reaches
+  the consumer-lifetime queues (``auto_delete`` or ``x-expires``) as the payload of a NOTIFY
+  on their channel: no row, no dequeue, at most once (like a Redis PUBLISH). Durable queues,
+  direct exchanges and payloads of 8000 bytes or more still get rows.
 
 kombu's stock SQLAlchemy transport is subclassed for its identity (driver name, version, URL
 parsing); its channel is not, because every one of its methods is replaced here.
@@ -21,14 +26,17 @@ parsing); its channel is not, because every one of its methods is replaced here.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
 import time
+from collections import deque
 from queue import Empty
 
 import psycopg2
 import sqlalchemy as sa
+from kombu.entity import TRANSIENT_DELIVERY_MODE
 from kombu.transport import sqlalchemy as kombu_sqla
 from kombu.transport import virtual
 from kombu.transport.base import to_rabbitmq_queue_arguments
@@ -51,8 +59,34 @@ def forget(url: str) -> None:
     dispose(url)
 
 
-def _row_id(delivery_tag: str) -> int:
-    return int(str(delivery_tag).split(".", 1)[0])
+# PostgreSQL refuses a NOTIFY payload of this many bytes or more; a transient message that big
+# is stored as a row instead.
+NOTIFY_PAYLOAD_LIMIT = 8000
+# Transient messages a channel keeps for a consumer whose prefetch slots are full; past this,
+# the oldest go (they are at-most-once anyway).
+TRANSIENT_BACKLOG = 10_000
+# Delivery tags of transient messages start with this; the others are "<row id>.<count>".
+_TRANSIENT_TAG = "t"
+
+
+def _row_id(delivery_tag: str) -> int | None:
+    """Return the message row a delivery tag names, or None for a transient message."""
+    head = str(delivery_tag).split(".", 1)[0]
+    return None if head == _TRANSIENT_TAG else int(head)
+
+
+def _transient(message: dict, exchange_durable: bool) -> bool:
+    """Whether a fanout or topic message may skip its row where a consumer-lifetime queue gets it.
+
+    True when the message is non-persistent (``delivery_mode`` 1: Celery's events) or its
+    exchange is not durable (kombu's ``celery.pidbox``, whose broadcasts kombu publishes by
+    exchange name, so they carry delivery mode 2). Direct exchanges never ask (pidbox replies
+    are transient but stay rows: their client listens only after broadcasting).
+    """
+    return (
+        message["properties"].get("delivery_mode") == TRANSIENT_DELIVERY_MODE
+        or not exchange_durable
+    )
 
 
 def _rank(message: dict) -> int:
@@ -80,10 +114,14 @@ class QoS(virtual.QoS):
 
     def append(self, message, delivery_tag):
         super().append(message, delivery_tag)
-        self.channel.keeper.hold(_row_id(delivery_tag))
+        row_id = _row_id(delivery_tag)
+        if row_id is not None:
+            self.channel.keeper.hold(row_id)
 
     def ack(self, delivery_tag):
         row_id = _row_id(delivery_tag)
+        if row_id is None:  # a transient message: nothing stored, nothing to delete
+            return super().ack(delivery_tag)
         self.channel.keeper.drop([row_id])
         if self.channel.defers_acks:
             # An event-loop consumer deletes acked rows in its next round trip (see
@@ -95,6 +133,9 @@ class QoS(virtual.QoS):
 
     def reject(self, delivery_tag, requeue=False):
         row_id = _row_id(delivery_tag)
+        if row_id is None:
+            # A transient message has no row to release: a requeue drops it (at most once).
+            return self._quick_ack(delivery_tag)
         # Stop extending the lease first: when the statement fails (the database is down), the
         # lease runs out and the message comes back, instead of staying leased by this process.
         self.channel.keeper.drop([row_id])
@@ -108,7 +149,7 @@ class QoS(virtual.QoS):
     def restore_unacked(self):
         """Release the leases of everything still unacked (on close)."""
         self._flush()
-        ids = [_row_id(tag) for tag in self._delivered]
+        ids = [row_id for tag in self._delivered if (row_id := _row_id(tag)) is not None]
         self._delivered.clear()
         if not ids or self._pid != os.getpid():
             return []
@@ -134,6 +175,10 @@ class Channel(virtual.Channel):
         self._dirty: set[str] = set()
         self._pid = os.getpid()
         self._last_fetch = 0.0
+        # Transient messages received for this channel's consumers and not yet delivered.
+        self._transient: dict[str, deque] = {}
+        self._transient_tags = itertools.count(1)
+        self._dropped = 0
 
     # -- plumbing --------------------------------------------------------------------------
     @property
@@ -196,26 +241,33 @@ class Channel(virtual.Channel):
                 super().exchange_declare(exchange, type, passive=True)
             return
         super().exchange_declare(exchange, type, durable, auto_delete, arguments, nowait)
-        self._execute(sql.DECLARE_EXCHANGE, {"name": exchange, "type": type})
+        self._execute(sql.DECLARE_EXCHANGE, {"name": exchange, "type": type,
+                                             "durable": bool(durable)})
+        _exchanges[(self._url, exchange)] = (type, bool(durable))
 
     def exchange_delete(self, exchange, if_unused=False, nowait=False):
         with self.engine.connect() as conn:
             conn.execute(sa.text("DELETE FROM broker_binding WHERE exchange = :e"), {"e": exchange})
             conn.execute(sa.text("DELETE FROM broker_exchange WHERE name = :e"), {"e": exchange})
         self.state.exchanges.pop(exchange, None)
-        _exchange_types.pop((self._url, exchange), None)
+        _exchanges.pop((self._url, exchange), None)
 
-    def _exchange_type(self, exchange: str) -> str | None:
+    def _exchange(self, exchange: str) -> tuple[str, bool] | None:
+        """Return ``(type, durable)`` of ``exchange``, or None when nobody declared it."""
         known = self.state.exchanges.get(exchange)
         if known is not None:
-            return known["type"]
+            return known["type"], bool(known.get("durable", True))
         key = (self._url, exchange)
-        cached = _exchange_types.get(key)
+        cached = _exchanges.get(key)
         if cached is None:
-            cached = self._execute(sql.EXCHANGE_TYPE, {"name": exchange}).scalar()
-            if cached is not None:
-                _exchange_types[key] = cached
+            row = self._execute(sql.EXCHANGE, {"name": exchange}).first()
+            if row is not None:
+                cached = _exchanges[key] = (row[0], bool(row[1]))
         return cached
+
+    def _exchange_type(self, exchange: str) -> str | None:
+        known = self._exchange(exchange)
+        return known[0] if known is not None else None
 
     def typeof(self, exchange, default="direct"):
         return self.exchange_types[self._exchange_type(exchange) or default]
@@ -282,26 +334,49 @@ class Channel(virtual.Channel):
     # -- publishing -------------------------------------------------------------------------
     def basic_publish(self, message, exchange, routing_key, **kwargs):
         self._inplace_augment_message(message, exchange, routing_key)
-        params = {"rank": _rank(message), "payload": json.dumps(message),
-                  "ttl_ms": _ttl_ms(message)}
         if not exchange:
-            return self._insert(sql.PUT, {**params, "queues": [routing_key]})
-        kind = self._exchange_type(exchange) or "direct"
+            return self._put(routing_key, message)
+        kind, durable = self._exchange(exchange) or ("direct", True)
         if kind == "direct":
+            params = self._message_params(message)
             return self._insert(sql.PUT_DIRECT, {**params, "exchange": exchange,
                                                  "routing_key": routing_key or ""})
-        if kind == "fanout":
-            return self._insert(sql.PUT_FANOUT, {**params, "exchange": exchange})
-        return self._insert(sql.PUT_TOPIC, {**params, "exchange": exchange,
-                                             "routing_key": routing_key or ""})
+        return self._publish_broadcast(kind, durable, exchange, routing_key, message)
+
+    def _publish_broadcast(self, kind, durable, exchange, routing_key, message) -> None:
+        """Publish through a fanout or topic exchange.
+
+        A transient message (see ``_transient``) goes to the consumer-lifetime queues among the
+        bound ones as a NOTIFY on their channel, without a row: at most once, to the consumers
+        listening at that moment, like a Redis PUBLISH. Durable queues always get a row, and so
+        does every queue when the message is too big for a NOTIFY.
+        """
+        params = self._message_params(message)
+        if kind == "topic":
+            params["routing_key"] = routing_key or ""
+        params["exchange"] = exchange
+        if _transient(message, durable) and len(params["payload"]) < NOTIFY_PAYLOAD_LIMIT:
+            # json.dumps writes ASCII only: its length is the payload's size in bytes.
+            statement = sql.BROADCAST_TOPIC if kind == "topic" else sql.BROADCAST_FANOUT
+            tx = current_transaction()
+            if tx is not None:  # the notifications go out when the caller commits
+                tx.published += tx.connection.execute(statement, params).one()[0]
+            else:
+                self._execute(statement, params)
+            return
+        self._insert(sql.PUT_TOPIC if kind == "topic" else sql.PUT_FANOUT, params)
+
+    @staticmethod
+    def _message_params(message: dict) -> dict:
+        return {"rank": _rank(message), "payload": json.dumps(message),
+                "ttl_ms": _ttl_ms(message)}
 
     def _put(self, queue, message, **kwargs):
-        self._insert(sql.PUT, {"rank": _rank(message), "payload": json.dumps(message),
-                               "ttl_ms": _ttl_ms(message), "queues": [queue]})
+        self._insert(sql.PUT, {**self._message_params(message), "queues": [queue]})
 
     def _put_fanout(self, exchange, message, routing_key, **kwargs):
-        self._insert(sql.PUT_FANOUT, {"rank": _rank(message), "payload": json.dumps(message),
-                                      "ttl_ms": _ttl_ms(message), "exchange": exchange})
+        durable = (self._exchange(exchange) or ("fanout", True))[1]
+        self._publish_broadcast("fanout", durable, exchange, routing_key, message)
 
     # -- consuming --------------------------------------------------------------------------
     def _fetch(self, queue: str, limit: int, no_ack: bool) -> list[dict]:
@@ -327,6 +402,31 @@ class Channel(virtual.Channel):
                 props.setdefault("delivery_info", {})["redelivered"] = True
             out.append(message)
         return out
+
+    def receive_transient(self, queue: str, message: dict) -> None:
+        """Keep a transient message for this channel's consumer of ``queue`` until delivery."""
+        message["properties"]["delivery_tag"] = f"{_TRANSIENT_TAG}.{next(self._transient_tags)}"
+        pending = self._transient.get(queue)
+        if pending is None:
+            pending = self._transient[queue] = deque(maxlen=TRANSIENT_BACKLOG)
+        if len(pending) == TRANSIENT_BACKLOG:
+            self._dropped += 1
+            if self._dropped % 1000 == 1:
+                logger.warning("broker: %d transient messages dropped so far; the consumer of %s"
+                               " is %d behind", self._dropped, queue, TRANSIENT_BACKLOG)  # fmt: skip
+        pending.append(message)
+
+    def _deliver_transient(self) -> int:
+        delivered = 0
+        for queue, pending in list(self._transient.items()):
+            no_ack = queue in self._no_ack_queues
+            # A callback may cancel the consumer (which drops what is pending for it).
+            while pending and queue in self._active_queues and (no_ack or self.qos.can_consume()):
+                self.connection._deliver(pending.popleft(), queue)
+                delivered += 1
+            if not pending or queue not in self._active_queues:
+                self._transient.pop(queue, None)
+        return delivered
 
     def _get(self, queue, timeout=None):
         messages = self._fetch(queue, 1, no_ack=False)
@@ -357,6 +457,7 @@ class Channel(virtual.Channel):
         if queue is not None and queue not in self._active_queues:
             self._no_ack_queues.discard(queue)
             self._dirty.discard(queue)
+            self._transient.pop(queue, None)
             self.keeper.unwatch(queue)
             if self.connection is not None:
                 self.connection.unlisten(queue)
@@ -367,9 +468,9 @@ class Channel(virtual.Channel):
 
     def deliver_ready(self) -> int:
         """Fetch and deliver what the notified queues hold, up to the free prefetch slots."""
-        if not self._consumers or not self._dirty:
+        if not self._consumers or not (self._dirty or self._transient):
             return 0
-        delivered = 0
+        delivered = self._deliver_transient() if self._transient else 0
         batch = self.transport.batch_size
         for queue in list(self._active_queues):
             if queue not in self._dirty:
@@ -432,7 +533,8 @@ class Channel(virtual.Channel):
     _last_transport = None
 
 
-_exchange_types: dict[tuple[str, str], str] = {}
+# (url, exchange) -> (type, durable): declared here, or read once from broker_exchange.
+_exchanges: dict[tuple[str, str], tuple[str, bool]] = {}
 # How long a busy worker lets free prefetch slots accumulate before fetching them together.
 FETCH_COALESCE = 0.005
 
@@ -481,6 +583,7 @@ class Transport(kombu_sqla.Transport):
         self._loop = None
         self._retry_pending = False
         self._listened: dict[str, int] = {}
+        self._last_poll = time.monotonic()
 
     def driver_version(self):
         return psycopg2.__version__
@@ -504,6 +607,8 @@ class Transport(kombu_sqla.Transport):
             for queue in self._listened:
                 listener.listen(queue)
             self._listener = listener
+            if self._listened:  # a new connection: what was notified meanwhile went unheard
+                self._mark_dirty()
         return self._listener
 
     def close_connection(self, connection):
@@ -542,12 +647,28 @@ class Transport(kombu_sqla.Transport):
     def _on_readable(self, *args) -> None:
         if self._listener is None:
             return
-        queues = self._listener.drain()
-        if queues:
-            self._mark_dirty(queues)
-            if args and self._loop is not None:
-                # Called by the event loop: deliver now rather than on the next tick.
-                self._deliver_ready()
+        woken, messages = self._listener.drain()
+        for queue, payload in messages:
+            self._receive_transient(queue, payload)
+        if woken:
+            self._mark_dirty(woken)
+        if (woken or messages) and args and self._loop is not None:
+            # Called by the event loop: deliver now rather than on the next tick.
+            self._deliver_ready()
+
+    def _receive_transient(self, queue: str, payload: str) -> None:
+        """Hand a transient message to a channel consuming ``queue``; it needs no query."""
+        channel = next((c for c in list(self.channels) if queue in c._active_queues), None)
+        if channel is None:  # its consumer was cancelled meanwhile
+            return
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or not isinstance(message.get("properties"), dict):
+            logger.warning("broker: dropped a notification on %s that is no message", queue)
+            return
+        channel.receive_transient(queue, message)
 
     def _deliver_ready(self) -> int:
         return sum(channel.deliver_ready() for channel in list(self.channels))
@@ -579,6 +700,7 @@ class Transport(kombu_sqla.Transport):
                 raise
 
     def _safety_poll(self) -> None:
+        self._last_poll = time.monotonic()
         self._mark_dirty()
 
     def register_with_event_loop(self, connection, loop):
@@ -594,14 +716,18 @@ class Transport(kombu_sqla.Transport):
         while True:
             if self._deliver_ready():
                 return
-            wait = self.polling_interval
+            # The safety poll runs every polling_interval, not at the end of every short
+            # drain: Flower and `celery inspect` drain with a 1 s timeout in a loop.
+            now = time.monotonic()
+            next_poll = self._last_poll + self.polling_interval
+            wait = next_poll - now
             if timeout is not None:
-                remaining = timeout - (time.monotonic() - start)
+                remaining = timeout - (now - start)
                 if remaining <= 0:
                     raise TimeoutError()
                 wait = min(wait, remaining)
             if listener.wait(wait):
                 self._on_readable()
-            else:
+            elif time.monotonic() >= next_poll:
                 self._safety_poll()
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+import sqlalchemy as sa
 from kombu import Connection
 
 import qgpg
+from qgpg.engine import engine_for
 from qgpg.transport import forget
 
 FAST = {"lease_seconds": 1.5, "heartbeat_interval": 0.3, "cleanup_interval": 0.3,
@@ -32,3 +36,26 @@ def connect(broker_url):
     for conn in opened:
         conn.release()
     forget(broker_url.split("+", 1)[1])
+
+
+@contextlib.contextmanager
+def _dequeues(conn: Connection):
+    """Record the queue of every dequeue statement this process sends to ``conn``'s database."""
+    engine = engine_for(conn.transport.url, conn.transport.options["engine_options"])
+    queues: list[str] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        if "SKIP LOCKED" in statement:
+            queues.append(parameters["queue"])
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield queues
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def dequeues():
+    """``with dequeues(conn) as queues:`` lists the queues this process ran a dequeue on."""
+    return _dequeues

@@ -16,6 +16,7 @@ import subprocess
 import urllib.request
 
 import pytest
+from kombu import Exchange, Queue
 
 import qgpg
 from qgpg.transport import forget
@@ -191,6 +192,41 @@ def test_celery_events_sees_worker_heartbeats_and_task_events(cluster):
         events.wait_for_log("task succeeded", 30)
     finally:
         events.stop()
+
+
+def test_remote_control_and_task_events_reach_their_consumers_without_rows(cluster):
+    """Pidbox broadcasts and Celery's events are transient: NOTIFY payloads, no message rows."""
+    app = cluster.app
+    replies = app.control.ping(timeout=2)
+    assert {f"w1@{HOST}", f"w2@{HOST}"} <= {name for reply in replies for name in reply}
+    stats = app.control.inspect(timeout=2).stats()
+    assert stats[f"w2@{HOST}"]["pool"]["max-concurrency"] == 6
+
+    succeeded = []
+    with app.connection_for_read() as conn:
+        # A receiver's queue that nobody consumes: rows would pile up here; notifications don't.
+        idle = Queue("celeryev.idle", Exchange("celeryev", "topic"), routing_key="#",
+                     auto_delete=True, expires=60)(conn.default_channel)
+        idle.declare()
+        receiver = app.events.Receiver(
+            conn, handlers={"task-succeeded": succeeded.append, "*": lambda event: None}
+        )
+        # Events are at most once, as on Redis: consume (wakeup: the workers' heartbeats
+        # answer a broadcast) before sending the task.
+        events = receiver.itercapture(limit=None, timeout=30, wakeup=True)
+        next(events)
+        task_id = app.send_task("broker_test.record", args=("evented-rx",)).id
+        for _ in events:
+            if any(event["uuid"] == task_id for event in succeeded):
+                break
+        events.close()
+        receiver.queue(conn.default_channel).delete()  # the last test expects no queue left
+        rows = query(cluster.url, "SELECT count(*) FROM broker_message WHERE queue LIKE 'celeryev.%'"
+                                  " OR queue LIKE '%.celery.pidbox' AND queue NOT LIKE '%.reply.%'")  # fmt: skip
+        idle.delete()
+    done = [event for event in succeeded if event["uuid"] == task_id]
+    assert done and done[0]["hostname"] in {f"w1@{HOST}", f"w2@{HOST}"}
+    assert rows == [(0,)]
 
 
 def _started(cluster, tag: str):

@@ -1,10 +1,13 @@
-"""Migration 0002_broker: PostgreSQL gets tables and NOTIFY triggers, SQLite the tables only."""
+"""Broker migrations: PostgreSQL gets tables and NOTIFY triggers, SQLite the tables only."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import command
+from kombu import Connection, Exchange
 
+import qgpg
+from qgpg.transport import forget
 from tests.support import pg
 
 
@@ -40,3 +43,16 @@ def test_the_migration_runs_on_sqlite_too(tmp_path):
     url = f"sqlite:///{tmp_path / 'embedded.db'}"
     pg.migrate(url)
     assert _tables(url) == BROKER_TABLES
+
+
+def test_an_exchange_made_before_0006_learns_its_durability_when_declared_again(pg_url):
+    engine = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as db:  # the column's default: durable
+        db.execute(sa.text("INSERT INTO broker_exchange (name, type) VALUES ('old', 'fanout')"))
+    with Connection(qgpg.broker_url(pg_url)) as conn:
+        Exchange("old", "fanout", durable=False)(conn.default_channel).declare()
+    forget(pg_url)
+    with engine.begin() as db:
+        durable = db.execute(sa.text("SELECT durable FROM broker_exchange WHERE name = 'old'"))
+        assert durable.scalar() is False
+    engine.dispose()

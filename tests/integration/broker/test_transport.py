@@ -175,6 +175,28 @@ def test_drain_events_wakes_on_notify_not_on_the_poll(connect):
     assert got and got[0] - start < 1.5
 
 
+def test_a_consumer_runs_no_dequeue_for_another_queues_messages(connect, dequeues):
+    consumer_conn = connect()  # the safety poll is 10 s away
+    exchange = Exchange("wake", "direct")
+    queue_a = _declare(consumer_conn, "wake.a", exchange, "a")
+    _declare(consumer_conn, "wake.b", exchange, "b")
+    producer = Producer(connect().default_channel)
+    got = []
+    with Consumer(consumer_conn.default_channel, [queue_a],
+                  callbacks=[lambda body, message: (got.append(body), message.ack())]):
+        with pytest.raises(TimeoutError):
+            consumer_conn.drain_events(timeout=0.3)  # the first look at queue a
+        with dequeues(consumer_conn) as fetched:
+            for n in range(5):
+                producer.publish({"n": n}, exchange="wake", routing_key="b")
+            with pytest.raises(TimeoutError):
+                consumer_conn.drain_events(timeout=1.0)
+            assert fetched == [], "woken by queue b's messages or by the end of a short drain"
+            producer.publish({"n": "a"}, exchange="wake", routing_key="a")
+            consumer_conn.drain_events(timeout=5)
+        assert got == [{"n": "a"}] and fetched == ["wake.a"]
+
+
 def test_queues_of_gone_consumers_and_expired_messages_are_swept(connect, pg_url):
     conn = connect()
     _declare(conn, "reply.x", Exchange("reply", "direct"), "x", expires=0.5)
