@@ -53,17 +53,22 @@ class BacktestResult:
         return out
 
 
+def trade_columns(trades: np.ndarray) -> dict[str, np.ndarray]:
+    """The trades array as columns: its fields, exit reasons by name, times as ISO strings, and
+    ``open`` (still held at the end of the data). Whole columns at once: no loop per trade."""
+    columns = {name: trades[name] for name in trades.dtype.names}
+    columns["entry_time"] = np.array(_iso(trades["entry_time"]), dtype=object)
+    columns["exit_time"] = np.array(_iso(trades["exit_time"]), dtype=object)
+    columns["exit_reason"] = np.array(EXIT_REASONS, dtype=object)[trades["exit_reason"]]
+    columns["open"] = trades["exit_reason"] == EXIT_END_OF_DATA
+    return columns
+
+
 def trade_records(trades: np.ndarray) -> list[dict[str, Any]]:
-    """Turn the trades array into plain dicts (exit reasons by name, times as ISO strings)."""
-    records = []
-    entry_times, exit_times = _iso(trades["entry_time"]), _iso(trades["exit_time"])
-    for k, t in enumerate(trades.tolist()):
-        row = dict(zip(trades.dtype.names, t, strict=True))
-        row["entry_time"], row["exit_time"] = entry_times[k], exit_times[k]
-        row["exit_reason"] = EXIT_REASONS[row["exit_reason"]]
-        row["open"] = bool(trades["exit_reason"][k] == EXIT_END_OF_DATA)
-        records.append(row)
-    return records
+    """Turn the trades array into plain dicts, one per trade (see :func:`trade_columns`)."""
+    columns = trade_columns(trades)
+    values = [column.tolist() for column in columns.values()]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def run_backtest(

@@ -48,7 +48,7 @@ def encode_trades(
 ) -> tuple[bytes, int]:
     """Return ``(blob, n_trades)`` for trades given as rows (dicts) or as columns."""
     if isinstance(trades, Mapping):
-        columns = {str(k): [_plain(x) for x in _tolist(v)] for k, v in trades.items()}
+        columns = {str(k): _plain_column(v) for k, v in trades.items()}
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
             raise ValueError(f"trade columns differ in length: {sorted(lengths)}")
@@ -79,6 +79,18 @@ def decode_trade_columns(blob: bytes) -> dict[str, list[Any]]:
 def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """Make metrics JSON-safe: numpy scalars to Python, NaN and infinities to None."""
     return {str(k): _plain(v) for k, v in metrics.items()}
+
+
+def _plain_column(values) -> list[Any]:
+    """A column as JSON-safe values; numeric arrays are converted whole, not value by value."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iub":
+        return values.tolist()
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        finite = np.isfinite(values)
+        if finite.all():
+            return values.tolist()
+        return [x if ok else None for x, ok in zip(values.tolist(), finite.tolist(), strict=True)]
+    return [_plain(x) for x in _tolist(values)]
 
 
 def _tolist(values) -> list[Any]:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.backtest import run_backtest as engine_backtest
-from engine.backtest import trade_records
+from engine.backtest import trade_columns
 from engine.sweep import run_sweep
 from quantgrid.candles.store import CandleStore
 from quantgrid.config import Settings
@@ -134,7 +134,7 @@ def run_backtest(res: Resources, job_id: int, attempt: Attempt) -> Outcome:
                 metrics=out.metrics,
                 equity_time=out.time,
                 equity_value=out.equity,
-                trades=trade_records(out.trades),
+                trades=trade_columns(out.trades),
             )
             if not bt.succeed_backtest(s, job_id, fingerprint):
                 return Outcome("cancelled", "finished, but the job was cancelled meanwhile",

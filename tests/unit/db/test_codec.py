@@ -55,3 +55,23 @@ def test_metrics_become_plain_json():
     out = codec.plain_metrics({"a": np.float32(0.5), "b": np.inf, "c": np.int64(4), "d": "x"})
     assert out == {"a": 0.5, "b": None, "c": 4, "d": "x"}
     assert type(out["c"]) is int
+
+
+def test_the_engines_trade_columns_store_what_its_trade_records_say():
+    from engine.backtest import trade_columns, trade_records
+    from engine.simulator import EXIT_REASONS, TRADE_DTYPE
+
+    trades = np.zeros(3, dtype=TRADE_DTYPE)
+    trades["entry_bar"], trades["exit_bar"] = [1, 5, 9], [4, 8, 12]
+    trades["entry_time"] = np.array([1, 5, 9], dtype="datetime64[h]").astype("datetime64[ns]")
+    trades["exit_time"] = np.array([4, 8, 12], dtype="datetime64[h]").astype("datetime64[ns]")
+    trades["pnl"] = [1.5, np.nan, -np.inf]  # undefined values are stored as null
+    trades["exit_reason"] = [0, EXIT_REASONS.index("stop_loss"), EXIT_REASONS.index("end_of_data")]
+    blob, n = codec.encode_trades(trade_columns(trades))
+    records = trade_records(trades)
+    for row in records:
+        row["pnl"] = row["pnl"] if np.isfinite(row["pnl"]) else None
+    assert n == 3 and codec.decode_trades(blob) == records
+    assert [r["exit_reason"] for r in records] == ["signal", "stop_loss", "end_of_data"]
+    assert [r["open"] for r in records] == [False, False, True]
+    assert records[0]["entry_time"] == "1970-01-01T01:00Z"
