@@ -75,7 +75,7 @@ def store_result(
     )
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(Result).values(**values).on_conflict_do_nothing())
+    session.execute(insert(Result.__table__).values(**values).on_conflict_do_nothing())
     return fingerprint
 
 

@@ -46,7 +46,7 @@ def test_the_broker_imports_nothing_of_the_application():
     assert _offending("qgpg", lambda n: _top(n) not in app_packages) == []
 
 
-@pytest.mark.parametrize("above", ["app", "tasks"])
+@pytest.mark.parametrize("above", ["app", "tasks", "cli"])
 def test_the_core_imports_no_entry_point(above):
     assert _offending("quantgrid", lambda n: _top(n) != above) == []
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 def qg(env, *args):
     return subprocess.run(
-        [sys.executable, "-m", "quantgrid", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
