@@ -183,10 +183,12 @@ def user_for_token(session: Session, token: str) -> User | None:
     if row is None or not row.User.is_active:
         return None
     now = datetime.now(UTC)
-    session.execute(
-        sa.update(ApiToken)
-        .where(ApiToken.id == row.ApiToken.id)
-        .where(sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - _TOUCH_EVERY))
-        .values(last_used_at=now)
-    )
+    last = row.ApiToken.last_used_at
+    # The row is loaded: a token used within the minute (most requests) costs no UPDATE at all.
+    # The same condition guards the UPDATE, so concurrent requests write it at most once.
+    if last is None or last < now - _TOUCH_EVERY:
+        stale = sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - _TOUCH_EVERY)
+        session.execute(
+            sa.update(ApiToken).where(ApiToken.id == row.ApiToken.id, stale).values(last_used_at=now)
+        )
     return row.User
