@@ -8,6 +8,9 @@ from flask import Flask, current_app, g, request, session
 from flask_login import LoginManager, UserMixin
 from flask_wtf.csrf import CSRFProtect
 
+# At the top, not on first use: Gunicorn loads the app before it forks its workers
+# (gunicorn.conf.py ``preload_app``), so they share the candle stores' pandas and pyarrow.
+from quantgrid.candles.factory import open_store
 from quantgrid.config import Settings
 from quantgrid.db import users
 from quantgrid.db.models import Role
@@ -92,8 +95,6 @@ class QuantGrid:
         """The candle store, opened on first use (InfluxDB may be down at start-up)."""
         ext = current_app.extensions["quantgrid"]
         if ext["store"] is None:
-            from quantgrid.candles.factory import open_store
-
             ext["store"] = open_store(ext["settings"])
         return ext["store"]
 

@@ -10,7 +10,7 @@ Results live in the job tables, so every task ignores Celery's result backend.
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from sqlalchemy.engine import make_url
 
 import qgpg  # noqa: F401  (registers the qgpg scheme with kombu)
@@ -87,3 +87,11 @@ def _fresh_connections_in_child(**_kwargs) -> None:
     from tasks import runtime
 
     runtime.reset_after_fork()
+
+
+@worker_init.connect
+def _imports_before_fork(**_kwargs) -> None:
+    # Sent in the worker's main process before its pool starts: the children it forks share these.
+    from tasks import runtime
+
+    runtime.import_before_fork()

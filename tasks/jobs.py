@@ -26,6 +26,7 @@ from quantgrid.db import backtests as bt
 from quantgrid.db import results, sweeps
 from quantgrid.db.errors import DatabaseUnavailable
 from quantgrid.db.quotas import Limits
+from quantgrid.db.users import get_user
 from quantgrid.errors import InvalidInput, QuantGridError, QuotaExceeded
 from tasks import metrics, runtime
 from tasks.celery_app import app
@@ -76,8 +77,6 @@ def _load_candles(symbol: str, timeframe: str, start, end, owner_id: int):
     candles = runtime.candle_store().read(symbol, timeframe, start, end)
     metrics.candles_loaded(len(candles))
     with runtime.database().write() as s:
-        from quantgrid.db.users import get_user
-
         limit = Limits.from_settings(runtime.settings()).for_user(get_user(s, owner_id))
     if len(candles) > limit.max_candles_per_job:
         raise QuotaExceeded(
