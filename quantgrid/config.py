@@ -21,6 +21,9 @@ class Settings:
     broker_url: str | None
     broker_lease_seconds: float
     broker_poll_seconds: float
+    # kombu's SQLAlchemy transport (``sqla+``, the embedded default's broker) has no wake-up:
+    # a worker finds a new message only at its next poll, kombu's default being once a second.
+    sqla_broker_poll_seconds: float
     candle_store: str
     candle_dir: Path
     influx_url: str
@@ -78,6 +81,7 @@ class Settings:
             broker_url=env.get("BROKER_URL") or None,
             broker_lease_seconds=_float(env, "BROKER_LEASE_SECONDS", 60.0),
             broker_poll_seconds=_float(env, "BROKER_POLL_SECONDS", 2.0),
+            sqla_broker_poll_seconds=_float(env, "SQLA_BROKER_POLL_SECONDS", 0.05),
             candle_store=env.get("CANDLE_STORE", "embedded"),
             candle_dir=Path(env.get("CANDLE_DIR", str(var_dir / "candles"))),
             influx_url=env.get("INFLUX_URL", "http://127.0.0.1:8086"),

@@ -9,7 +9,7 @@ Results live in the job tables, so every task ignores Celery's result backend.
 
 from __future__ import annotations
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import worker_init, worker_process_init
 from sqlalchemy.engine import make_url
 
@@ -38,6 +38,21 @@ def transport_options(settings: Settings) -> dict:
         "lease_seconds": settings.broker_lease_seconds,
         "polling_interval": settings.broker_poll_seconds,
     }
+
+
+class SqlaPolling(bootsteps.StartStopStep):
+    """The worker polls kombu's ``sqla+`` broker every ``SQLA_BROKER_POLL_SECONDS``, not every 1 s.
+
+    kombu's virtual transports read ``polling_interval`` from the transport options, but its
+    SQLAlchemy channel hands every transport option to ``create_engine()``, which refuses that
+    one (TypeError). So the consumer sets it on its connection's transport each time it connects.
+    """
+
+    requires = ("celery.worker.consumer.connection:Connection",)
+
+    def start(self, c) -> None:
+        settings: Settings = c.app.conf.quantgrid_settings
+        c.connection.transport.polling_interval = settings.sqla_broker_poll_seconds
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -74,6 +89,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
     }
     if url.startswith("qgpg"):
         app.conf.broker_transport_options = transport_options(settings)
+    elif url.startswith("sqla+"):
+        app.steps["consumer"].add(SqlaPolling)
     app.conf.quantgrid_settings = settings
     return app
 
