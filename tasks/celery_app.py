@@ -1,6 +1,6 @@
 """The Celery app, built in this one place from ``quantgrid.config.Settings``.
 
-    celery -A tasks.celery_app worker --concurrency=6 -E
+    celery -A tasks.celery_app worker -E    # pool size: WORKER_CONCURRENCY, one per core
 
 The broker is the project's ``qgpg`` transport when the jobs database is PostgreSQL, and kombu's
 stock ``sqla+sqlite`` transport on the embedded SQLite default; ``BROKER_URL`` overrides both.

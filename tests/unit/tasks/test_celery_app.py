@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from quantgrid.config import Settings
+from quantgrid.config import Settings, available_cores
 from tasks.celery_app import QUEUE, SqlaPolling, broker_url_for, make_celery
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -28,7 +28,14 @@ def conf(tmp_path):
 
 def test_a_lost_worker_loses_no_task_and_each_process_holds_one(conf):
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
-    assert conf.worker_prefetch_multiplier == 1 and conf.worker_concurrency == 6
+    assert conf.worker_prefetch_multiplier == 1
+
+
+def test_the_pool_has_a_process_per_core_unless_told_otherwise(conf, tmp_path):
+    assert conf.worker_concurrency == available_cores()
+    told = make_celery(Settings.from_env({"QUANTGRID_VAR_DIR": str(tmp_path), "WORKER_CONCURRENCY": "6"}))
+    assert told.conf.worker_concurrency == 6
+    told.close()
 
 
 def test_limits_events_and_results_outside_celery(conf):
