@@ -431,6 +431,7 @@ class Cluster:
             self.start_postgres()
             self.start_influx()
             self.migrate()
+            deadline = time.monotonic() + timeout
             self.start_web()
             self.start_workers()
             self.start_beat()
@@ -438,10 +439,14 @@ class Cluster:
             self.start_exporter()
             self.start_postgres_exporters()
             self.start_prometheus()
+            # Gunicorn listens only once it has built the app (preload_app), and NGINX takes an
+            # instance that refused a connection out for 10 s: it starts once they answer.
+            web = [f"web{i + 1}" for i in range(self.topology.api)]
+            self.wait_ready(deadline - time.monotonic(), web)
             self.start_nginx()
             self.start_nginx_exporter()
             (self.run_dir / "cluster.json").write_text(json.dumps(self.info(), indent=2))
-            self.wait_ready(timeout)
+            self.wait_ready(deadline - time.monotonic())
         except BaseException:
             self.down(quiet=True)
             raise
@@ -470,11 +475,12 @@ class Cluster:
             out[name] = "up" if _port_open(self.port(port)) else f"nothing on {self.port(port)}"
         return out
 
-    def wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float, names: list[str] | None = None) -> None:
+        """Wait until ``names`` (default: every part) answer; fail when one exits or on timeout."""
         deadline = time.monotonic() + timeout
         while True:
             state = self.checks()
-            bad = {k: v for k, v in state.items() if v != "up"}
+            bad = {k: v for k, v in state.items() if v != "up" and (names is None or k in names)}
             if not bad:
                 return
             dead = [n for n in bad if (self.pids / f"{n}.pid").exists() and not self.pid_of(n)]
