@@ -8,11 +8,17 @@ from flask import Flask, current_app, g, request, session
 from flask_login import LoginManager, UserMixin
 from flask_wtf.csrf import CSRFProtect
 
+# At the top, not on first use: Gunicorn loads the app before it forks its workers
+# (gunicorn.conf.py ``preload_app``), so they share the candle stores' pandas and pyarrow, and
+# Celery (the job service's publisher).
+from quantgrid.candles.factory import open_store
+from quantgrid.candles.inventory import Inventory
 from quantgrid.config import Settings
 from quantgrid.db import users
 from quantgrid.db.models import Role
 from quantgrid.db.quotas import Limits
 from quantgrid.db.session import Database, ReadYourWrites
+from tasks.publisher import job_service
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -93,8 +99,6 @@ class Backend:
         """The candle store, opened on first use (InfluxDB may be down at start-up)."""
         ext = current_app.extensions["quantgrid"]
         if ext["store"] is None:
-            from quantgrid.candles.factory import open_store
-
             ext["store"] = open_store(ext["settings"])
         return ext["store"]
 
@@ -103,8 +107,6 @@ class Backend:
         """The store's series inventory, cached in this process (quantgrid.candles.inventory)."""
         ext = current_app.extensions["quantgrid"]
         if ext["inventory"] is None:
-            from quantgrid.candles.inventory import Inventory
-
             ext["inventory"] = Inventory(self.store)
         return ext["inventory"]
 
@@ -113,8 +115,6 @@ class Backend:
         """The job service that creates job rows and enqueues their tasks in one transaction."""
         ext = current_app.extensions["quantgrid"]
         if ext["jobs"] is None:
-            from tasks.publisher import job_service
-
             ext["jobs"] = job_service(ext["settings"], ext["db"])
         return ext["jobs"]
 

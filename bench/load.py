@@ -1,6 +1,7 @@
 """Load through the public entry: many clients submit backtests and sweeps at once.
 
     python bench/load.py                  # its own cluster (ops/scripts/cluster.py, base 19200)
+    python bench/load.py --design         # ... with the design's 3x2 Gunicorn and 3x6 workers
     python bench/load.py --short          # 100 backtests, 2 sweeps of 100, 10 clients
     python bench/load.py --embedded       # one gunicorn + one worker on SQLite (make run's set-up)
     python bench/load.py --url URL --database-url DB   # a running deployment
@@ -264,14 +265,17 @@ def _cli(env: dict, *args: str) -> None:
     subprocess.run([str(VENV_BIN / "quantgrid"), *args], env=env, check=True, capture_output=True)
 
 
-def with_cluster(args) -> dict:
+def with_cluster(args) -> tuple[dict, str]:
+    """The report and what ran it: ``make cluster``'s topology for this machine, or the design's."""
     sys.path.insert(0, str(ROOT / "ops/scripts"))
     import cluster as cl
 
     run_dir = Path(tempfile.mkdtemp(prefix="qg-load-"))  # under /tmp: PostgreSQL runs as postgres
     run_dir.chmod(0o755)
     os.environ.setdefault("QUOTA_MAX_QUEUED_JOBS", "100000")
-    c = cl.Cluster(run_dir, args.base_port)
+    topology = cl.DESIGN if args.design else cl.sized_for(cl.available_cores())
+    where = f"cluster (NGINX, {topology.describe()}, PG master+replica)"
+    c = cl.Cluster(run_dir, args.base_port, topology)
     try:
         info = c.up(timeout=120)
         env = c.env()
@@ -281,7 +285,8 @@ def with_cluster(args) -> dict:
         report = run_load(info["public_url"], info["database_url"], tokens, args.backtests,
                           args.sweeps, args.sweep_size)  # fmt: skip
         time.sleep(2)  # let the workers go idle
-        return {**report, **single_job_latency(info["public_url"], info["database_url"], tokens[0])}
+        latency = single_job_latency(info["public_url"], info["database_url"], tokens[0])
+        return {**report, **latency}, where
     finally:
         c.down(quiet=True)
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -338,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", action="store_true", help="100 backtests, 2 sweeps of 120, 10 clients")
     parser.add_argument("--embedded", action="store_true", help="SQLite + one worker (make run)")
+    parser.add_argument("--design", action="store_true",
+                        help="the cluster with the design's 3x2 Gunicorn and 3x6 workers")  # fmt: skip
     parser.add_argument("--url", help="a running deployment's public URL (with --database-url)")
     parser.add_argument("--database-url", help="its master database, for the accounting")
     parser.add_argument("--tokens", help="with --url: comma-separated API tokens, one per client")
@@ -361,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.embedded:
         report, where = with_embedded(args), "embedded (SQLite, sqla+sqlite broker, 1 worker)"
     else:
-        report, where = with_cluster(args), "cluster (NGINX, 3 API, 3x6 workers, PG master+replica)"
+        report, where = with_cluster(args)
     print(f"load on {where}: {args.backtests} backtests + {args.sweeps} sweeps of "
           f"{args.sweep_size} from {args.clients} clients")  # fmt: skip
     print(json.dumps(report, indent=2, default=str))

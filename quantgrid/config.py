@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+
+def available_cores() -> int:
+    """The CPUs this process may run on (its affinity mask, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,9 @@ class Settings:
     broker_url: str | None
     broker_lease_seconds: float
     broker_poll_seconds: float
+    # kombu's SQLAlchemy transport (``sqla+``, the embedded default's broker) has no wake-up:
+    # a worker finds a new message only at its next poll, kombu's default being once a second.
+    sqla_broker_poll_seconds: float
     candle_store: str
     candle_dir: Path
     influx_url: str
@@ -42,10 +53,17 @@ class Settings:
     session_cookie_secure: bool = False
     proxy_count: int = 0
     max_content_length: int = 1024 * 1024
-    # Celery workers (tasks/celery_app.py).
+    # Gunicorn (gunicorn.conf.py): where it listens, the proxies whose X-Forwarded-* it trusts,
+    # and its size. A worker per core: its threads overlap the waits on the database, and more
+    # processes than cores only take turns on them (docs/operations.md, "Processes and cores").
+    gunicorn_bind: str = "127.0.0.1:8000"
+    forwarded_allow_ips: str = "127.0.0.1"
+    gunicorn_workers: int = field(default_factory=available_cores)
+    gunicorn_threads: int = 4
+    # Celery workers (tasks/celery_app.py); pool processes: one per core, for the same reason.
     task_soft_time_limit: int = 600
     task_time_limit: int = 660
-    worker_concurrency: int = 6
+    worker_concurrency: int = field(default_factory=available_cores)
     worker_max_memory_per_child_kb: int = 1_000_000
     # Retryable task failures (candle store or database down): how many retries, with backoff
     # doubling from 1 s up to this many seconds (8 and 60: about 4 minutes before giving up).
@@ -78,6 +96,7 @@ class Settings:
             broker_url=env.get("BROKER_URL") or None,
             broker_lease_seconds=_float(env, "BROKER_LEASE_SECONDS", 60.0),
             broker_poll_seconds=_float(env, "BROKER_POLL_SECONDS", 2.0),
+            sqla_broker_poll_seconds=_float(env, "SQLA_BROKER_POLL_SECONDS", 0.05),
             candle_store=env.get("CANDLE_STORE", "embedded"),
             candle_dir=Path(env.get("CANDLE_DIR", str(var_dir / "candles"))),
             influx_url=env.get("INFLUX_URL", "http://127.0.0.1:8086"),
@@ -92,9 +111,13 @@ class Settings:
             quota_max_queued_jobs=_int(env, "QUOTA_MAX_QUEUED_JOBS", 100),
             quota_max_sweep_size=_int(env, "QUOTA_MAX_SWEEP_SIZE", 50_000),
             quota_max_candles_per_job=_int(env, "QUOTA_MAX_CANDLES_PER_JOB", 5_000_000),
+            gunicorn_bind=env.get("GUNICORN_BIND") or "127.0.0.1:8000",
+            forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1",
+            gunicorn_workers=_int(env, "GUNICORN_WORKERS", available_cores()),
+            gunicorn_threads=_int(env, "GUNICORN_THREADS", 4),
             task_soft_time_limit=_int(env, "TASK_SOFT_TIME_LIMIT", 600),
             task_time_limit=_int(env, "TASK_TIME_LIMIT", 660),
-            worker_concurrency=_int(env, "WORKER_CONCURRENCY", 6),
+            worker_concurrency=_int(env, "WORKER_CONCURRENCY", available_cores()),
             worker_max_memory_per_child_kb=_int(env, "WORKER_MAX_MEMORY_PER_CHILD_KB", 1_000_000),
             task_max_retries=_int(env, "TASK_MAX_RETRIES", 8),
             task_retry_backoff_max=_float(env, "TASK_RETRY_BACKOFF_MAX", 60.0),

@@ -1,6 +1,6 @@
 """The Celery app, built in this one place from ``quantgrid.config.Settings``.
 
-    celery -A tasks.celery_app worker --concurrency=6 -E
+    celery -A tasks.celery_app worker -E    # pool size: WORKER_CONCURRENCY, one per core
 
 The broker is the project's ``qgpg`` transport when the jobs database is PostgreSQL, and kombu's
 stock ``sqla+sqlite`` transport on the embedded SQLite default; ``BROKER_URL`` overrides both.
@@ -9,8 +9,8 @@ Results live in the job tables, so every task ignores Celery's result backend.
 
 from __future__ import annotations
 
-from celery import Celery
-from celery.signals import worker_process_init
+from celery import Celery, bootsteps
+from celery.signals import worker_init, worker_process_init
 from sqlalchemy.engine import make_url
 
 import qgpg  # noqa: F401  (registers the qgpg scheme with kombu)
@@ -38,6 +38,21 @@ def transport_options(settings: Settings) -> dict:
         "lease_seconds": settings.broker_lease_seconds,
         "polling_interval": settings.broker_poll_seconds,
     }
+
+
+class SqlaPolling(bootsteps.StartStopStep):
+    """The worker polls kombu's ``sqla+`` broker every ``SQLA_BROKER_POLL_SECONDS``, not every 1 s.
+
+    kombu's virtual transports read ``polling_interval`` from the transport options, but its
+    SQLAlchemy channel hands every transport option to ``create_engine()``, which refuses that
+    one (TypeError). So the consumer sets it on its connection's transport each time it connects.
+    """
+
+    requires = ("celery.worker.consumer.connection:Connection",)
+
+    def start(self, c) -> None:
+        settings: Settings = c.app.conf.quantgrid_settings
+        c.connection.transport.polling_interval = settings.sqla_broker_poll_seconds
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -74,6 +89,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
     }
     if url.startswith("qgpg"):
         app.conf.broker_transport_options = transport_options(settings)
+    elif url.startswith("sqla+"):
+        app.steps["consumer"].add(SqlaPolling)
     app.conf.quantgrid_settings = settings
     return app
 
@@ -87,3 +104,11 @@ def _fresh_connections_in_child(**_kwargs) -> None:
     from tasks import runtime
 
     runtime.reset_after_fork()
+
+
+@worker_init.connect
+def _imports_before_fork(**_kwargs) -> None:
+    # Sent in the worker's main process before its pool starts: the children it forks share these.
+    from tasks import runtime
+
+    runtime.import_before_fork()

@@ -1,7 +1,8 @@
 """The design's topology on one machine: ``python ops/scripts/cluster.py up|down|status``.
 
-NGINX in front of 3 Gunicorn instances, 3 Celery workers (w1, w2, w3, concurrency 6, events on),
-Celery beat, a PostgreSQL master and a streaming replica (private clusters,
+NGINX in front of Gunicorn instances (web1, ...), Celery workers (w1, ..., events on), sized to the
+machine's cores by ``sized_for`` (``up --design``: the design's 3 instances of 2 Gunicorn workers
+and 3 Celery workers of concurrency 6, whatever the machine), Celery beat, a PostgreSQL master and a streaming replica (private clusters,
 never the shared server on 5432), influxd, Flower, the Celery exporter (in ``.venv-exporter``),
 Debian's PostgreSQL and NGINX exporters, and Prometheus scraping everything but influxd (1.6
 serves no Prometheus metrics; the workers count candle loads and cache hits instead).
@@ -27,13 +28,16 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from quantgrid.config import available_cores  # noqa: E402
+
 VENV = ROOT / ".venv"
 EXPORTER_VENV = ROOT / ".venv-exporter"
 PG_BIN = Path(os.environ.get("QG_PG_BIN", "/usr/lib/postgresql/15/bin"))
-N_API = 3
-N_WORKERS = 3
 DEFAULT_BASE = 18000
 # Offsets from the base port (prometheus.yml lists them for the default base).
 (NGINX, NGINX_STATUS, API0, WORKER0, FLOWER, EXPORTER, NGINX_EXPORTER, PG_EXPORTER,
@@ -65,10 +69,63 @@ class ClusterError(RuntimeError):
     pass
 
 
+class Topology(NamedTuple):
+    """How many processes of each kind the cluster runs."""
+
+    api: int  # Gunicorn instances behind NGINX
+    api_workers: int  # Gunicorn workers in each (each with GUNICORN_THREADS threads)
+    workers: int  # Celery workers
+    concurrency: int  # pool processes in each
+
+    def describe(self) -> str:
+        return f"{self.api}x{self.api_workers} Gunicorn, {self.workers}x{self.concurrency} workers"
+
+
+# The design's numbers, whatever the machine (``up --design``; the cluster and fault tests).
+DESIGN = Topology(api=3, api_workers=2, workers=3, concurrency=6)
+# prometheus.yml lists three API instances and three workers, as the port offsets allow.
+MAX_INSTANCES = 3
+
+
+def sized_for(cores: int) -> Topology:
+    """About one busy process per core in each tier (docs/operations.md, "Processes and cores").
+
+    Two API instances and two workers, so that one can die or restart while the other serves
+    (three from 6 cores on), each with ``cores // instances`` processes: on 2 cores, 2x1 Gunicorn
+    workers of 4 threads and 2x1 pool processes.
+    """
+    n = 2 if cores < 6 else MAX_INSTANCES
+    per = max(1, cores // n)
+    return Topology(api=n, api_workers=per, workers=n, concurrency=per)
+
+
+def prometheus_config(base: int, topology: Topology) -> str:
+    """ops/prometheus/prometheus.yml for one cluster: the API instances and workers it runs (the
+    file lists the design's three of each), on ports shifted from 18000 to ``base``."""
+    unused = {DEFAULT_BASE + API0 + i for i in range(topology.api, MAX_INSTANCES)}
+    unused |= {DEFAULT_BASE + WORKER0 + i for i in range(topology.workers, MAX_INSTANCES)}
+    kept, dropped = [], False
+    for line in (ROOT / "ops/prometheus/prometheus.yml").read_text().splitlines(keepends=True):
+        target = re.fullmatch(r'\s*- targets: \["127\.0\.0\.1:(\d+)"\]\s*', line)
+        if target and int(target.group(1)) in unused:
+            dropped = True  # and its labels line, if it has one
+            continue
+        if not (dropped and line.lstrip().startswith("labels:")):
+            kept.append(line)
+        dropped = False
+    conf = re.sub(
+        r"127\.0\.0\.1:(1\d{4})",
+        lambda m: f"127.0.0.1:{int(m.group(1)) - DEFAULT_BASE + base}",
+        "".join(kept),
+    )
+    return conf.replace("scrape_interval: 5s", "scrape_interval: 2s")
+
+
 class Cluster:
-    def __init__(self, run_dir: Path, base: int) -> None:
+    def __init__(self, run_dir: Path, base: int, topology: Topology) -> None:
         self.run_dir = run_dir.absolute()
         self.base = base
+        self.topology = topology
         self.logs = self.run_dir / "logs"
         self.pids = self.run_dir / "pids"
 
@@ -108,11 +165,12 @@ class Cluster:
         return {
             "run_dir": str(self.run_dir),
             "base_port": self.base,
+            "topology": self.topology._asdict(),
             "public_url": f"http://127.0.0.1:{self.port(NGINX)}",
-            "api": [f"http://127.0.0.1:{self.port(API0 + i)}" for i in range(N_API)],
+            "api": [f"http://127.0.0.1:{self.port(API0 + i)}" for i in range(self.topology.api)],
             "workers": {
                 f"w{i + 1}": f"http://127.0.0.1:{self.port(WORKER0 + i)}/metrics"
-                for i in range(N_WORKERS)
+                for i in range(self.topology.workers)
             },
             "flower": f"http://127.0.0.1:{self.port(FLOWER)}",
             "exporter": f"http://127.0.0.1:{self.port(EXPORTER)}/metrics",
@@ -233,35 +291,37 @@ class Cluster:
             raise ClusterError(f"migrations failed: {proc.stderr[-2000:]}")
 
     def start_web(self) -> None:
-        for i in range(N_API):
+        for i in range(self.topology.api):
             name = f"web{i + 1}"
             mp = _fresh_dir(self.run_dir / "prometheus-multiproc" / name)
             env = self.env(
                 GUNICORN_BIND=f"127.0.0.1:{self.port(API0 + i)}",
-                GUNICORN_WORKERS="2",
+                GUNICORN_WORKERS=str(self.topology.api_workers),
                 PROMETHEUS_MULTIPROC_DIR=str(mp),
             )
             self.spawn(name, [str(VENV / "bin/gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"),
                               "--error-logfile", "-", "app:create_app()"], env)  # fmt: skip
 
     def start_workers(self) -> None:
-        for i in range(N_WORKERS):
+        for i in range(self.topology.workers):
             self.start_worker(i)
 
     def start_worker(self, i: int) -> str:
         name = f"w{i + 1}"
         mp = _fresh_dir(self.run_dir / "prometheus-multiproc" / name)
         env = self.env(
-            PROMETHEUS_MULTIPROC_DIR=str(mp), WORKER_METRICS_PORT=str(self.port(WORKER0 + i))
+            PROMETHEUS_MULTIPROC_DIR=str(mp),
+            WORKER_METRICS_PORT=str(self.port(WORKER0 + i)),
+            WORKER_CONCURRENCY=str(self.topology.concurrency),
         )
         self.spawn(name, [str(VENV / "bin/celery"), "-A", "tasks.celery_app", "worker",
-                          "-n", f"{name}@%h", "--concurrency=6", "-E", "-l", "INFO"], env)  # fmt: skip
+                          "-n", f"{name}@%h", "-E", "-l", "INFO"], env)  # fmt: skip
         return name
 
     def rolling_restart(self, timeout: float = 120) -> None:
         """One worker at a time: drain it, warm shutdown (SIGTERM), start it, wait for its ping."""
         quantgrid = str(VENV / "bin/quantgrid")
-        for i in range(N_WORKERS):
+        for i in range(self.topology.workers):
             name = f"w{i + 1}"
             node = f"{name}@{socket.gethostname()}"
             pid = self.pid_of(name)
@@ -331,15 +391,7 @@ class Cluster:
     def start_prometheus(self) -> None:
         root = self.run_dir / "prometheus"
         root.mkdir(exist_ok=True)
-        conf = (ROOT / "ops/prometheus/prometheus.yml").read_text()
-        conf = re.sub(
-            r"127\.0\.0\.1:(1\d{4})",
-            lambda m: f"127.0.0.1:{int(m.group(1)) - DEFAULT_BASE + self.base}",
-            conf,
-        )
-        (root / "prometheus.yml").write_text(
-            conf.replace("scrape_interval: 5s", "scrape_interval: 2s")
-        )
+        (root / "prometheus.yml").write_text(prometheus_config(self.base, self.topology))
         shutil.copy(ROOT / "ops/prometheus/alerts.yml", root / "alerts.yml")
         self.spawn("prometheus", [_need("prometheus"), f"--config.file={root / 'prometheus.yml'}",
                                   f"--storage.tsdb.path={root / 'data'}",
@@ -350,7 +402,7 @@ class Cluster:
         root.mkdir(exist_ok=True)
         upstreams = "\n".join(
             f"        server 127.0.0.1:{self.port(API0 + i)} max_fails=2 fail_timeout=10s;"
-            for i in range(N_API)
+            for i in range(self.topology.api)
         )
         conf = (
             (ROOT / "ops/nginx/nginx.conf").read_text()
@@ -379,6 +431,7 @@ class Cluster:
             self.start_postgres()
             self.start_influx()
             self.migrate()
+            deadline = time.monotonic() + timeout
             self.start_web()
             self.start_workers()
             self.start_beat()
@@ -386,14 +439,19 @@ class Cluster:
             self.start_exporter()
             self.start_postgres_exporters()
             self.start_prometheus()
+            # Gunicorn listens only once it has built the app (preload_app), and NGINX takes an
+            # instance that refused a connection out for 10 s: it starts once they answer.
+            web = [f"web{i + 1}" for i in range(self.topology.api)]
+            self.wait_ready(deadline - time.monotonic(), web)
             self.start_nginx()
             self.start_nginx_exporter()
             (self.run_dir / "cluster.json").write_text(json.dumps(self.info(), indent=2))
-            self.wait_ready(timeout)
+            self.wait_ready(deadline - time.monotonic())
         except BaseException:
             self.down(quiet=True)
             raise
-        print(f"cluster: up in {time.monotonic() - started:.1f} s; {self.run_dir / 'cluster.json'}")
+        print(f"cluster: up in {time.monotonic() - started:.1f} s ({self.topology.describe()});"
+              f" {self.run_dir / 'cluster.json'}")  # fmt: skip
         return self.info()
 
     def checks(self) -> dict[str, str]:
@@ -417,11 +475,12 @@ class Cluster:
             out[name] = "up" if _port_open(self.port(port)) else f"nothing on {self.port(port)}"
         return out
 
-    def wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float, names: list[str] | None = None) -> None:
+        """Wait until ``names`` (default: every part) answer; fail when one exits or on timeout."""
         deadline = time.monotonic() + timeout
         while True:
             state = self.checks()
-            bad = {k: v for k, v in state.items() if v != "up"}
+            bad = {k: v for k, v in state.items() if v != "up" and (names is None or k in names)}
             if not bad:
                 return
             dead = [n for n in bad if (self.pids / f"{n}.pid").exists() and not self.pid_of(n)]
@@ -530,11 +589,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, default=ROOT / "var" / "cluster")
     parser.add_argument("--base-port", type=int, default=DEFAULT_BASE)
     parser.add_argument("--timeout", type=float, default=90)
+    parser.add_argument("--design", action="store_true",
+                        help="up: the design's 3x2 Gunicorn and 3x6 workers, not sized to the cores")  # fmt: skip
     args = parser.parse_args(argv)
-    cluster = Cluster(args.run_dir, args.base_port)
+    topology = DESIGN if args.design else sized_for(available_cores())
+    cluster = Cluster(args.run_dir, args.base_port, topology)
     info_file = args.run_dir / "cluster.json"
-    if args.command != "up" and info_file.exists():  # status/down use the ports it was started on
-        cluster = Cluster(args.run_dir, json.loads(info_file.read_text())["base_port"])
+    if args.command != "up" and info_file.exists():  # the ports and processes it was started with
+        info = json.loads(info_file.read_text())
+        # A cluster.json written before the topology was recorded is the design's.
+        recorded = Topology(**info.get("topology", DESIGN._asdict()))
+        cluster = Cluster(args.run_dir, info["base_port"], recorded)
     try:
         if args.command == "up":
             cluster.up(args.timeout)

@@ -10,6 +10,7 @@ import hashlib
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,8 +25,6 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MIN_PASSWORD_LENGTH = 8
 # last_used_at is written at most this often per token, so API calls are not all writes.
 _TOUCH_EVERY = timedelta(minutes=1)
-# A fixed hash to compare against when the user does not exist, so timing does not tell.
-_DUMMY_HASH = generate_password_hash("not a real password")
 
 
 def create_user(
@@ -72,11 +71,23 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(sa.select(User).order_by(User.username)))
 
 
+@cache
+def _dummy_hash() -> str:
+    """A fixed hash to check when the user does not exist, so timing does not tell.
+
+    Made on first use rather than at import: it is a scrypt hash (~0.1 s of CPU), and most
+    processes that import this module (each CLI run, each Celery worker) sign nobody in.
+    """
+    return generate_password_hash("not a real password")
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """Return the active user whose password matches, else None."""
+    # Made before the lookup, so the first sign-in of a process costs the same for every name.
+    dummy = _dummy_hash()
     user = session.scalar(sa.select(User).where(User.username == username))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(dummy, password or "")
         return None
     if not check_password_hash(user.password_hash, password or "") or not user.is_active:
         return None
@@ -172,10 +183,12 @@ def user_for_token(session: Session, token: str) -> User | None:
     if row is None or not row.User.is_active:
         return None
     now = datetime.now(UTC)
-    session.execute(
-        sa.update(ApiToken)
-        .where(ApiToken.id == row.ApiToken.id)
-        .where(sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - _TOUCH_EVERY))
-        .values(last_used_at=now)
-    )
+    last = row.ApiToken.last_used_at
+    # The row is loaded: a token used within the minute (most requests) costs no UPDATE at all.
+    # The same condition guards the UPDATE, so concurrent requests write it at most once.
+    if last is None or last < now - _TOUCH_EVERY:
+        stale = sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - _TOUCH_EVERY)
+        session.execute(
+            sa.update(ApiToken).where(ApiToken.id == row.ApiToken.id, stale).values(last_used_at=now)
+        )
     return row.User

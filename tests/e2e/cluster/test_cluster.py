@@ -52,7 +52,7 @@ def cluster():
     run_dir.chmod(0o755)
     cmd = [sys.executable, str(SCRIPT)]
     up = subprocess.run(
-        [*cmd, "up", "--run-dir", str(run_dir), "--base-port", str(_base_port())],
+        [*cmd, "up", "--design", "--run-dir", str(run_dir), "--base-port", str(_base_port())],
         capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     if up.returncode != 0:

@@ -177,7 +177,8 @@ class Faults:
         # In a child process: a restarted process must not be a Popen of this one (pytest would
         # warn when the object is collected while the process runs on, as it should).
         code = ("import sys; sys.path.insert(0, 'ops/scripts'); from pathlib import Path;"
-                f"import cluster; cluster.Cluster(Path({str(self.cluster.run_dir)!r}), {BASE})"
+                f"import cluster; cluster.Cluster(Path({str(self.cluster.run_dir)!r}), {BASE},"
+                " cluster.DESIGN)"
                 f".{call}")  # fmt: skip
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **CLUSTER_ENV, **env},
                        check=True, timeout=60)  # fmt: skip
@@ -193,7 +194,7 @@ class Faults:
         self._cluster_call(
             f"spawn('web{i + 1}', [str({mod}.VENV / 'bin/gunicorn'), '-c',"
             f" str({mod}.ROOT / 'gunicorn.conf.py'), '--error-logfile', '-', 'app:create_app()'],"
-            f" cluster.Cluster(Path({str(self.cluster.run_dir)!r}), {BASE}).env("
+            f" cluster.Cluster(Path({str(self.cluster.run_dir)!r}), {BASE}, cluster.DESIGN).env("
             f"GUNICORN_BIND='127.0.0.1:{self.cluster.port(self.mod.API0 + i)}', GUNICORN_WORKERS='2',"
             f" PROMETHEUS_MULTIPROC_DIR=str({mod}._fresh_dir(Path({str(self.cluster.run_dir)!r})"
             f" / 'prometheus-multiproc' / 'web{i + 1}'))))"
@@ -257,9 +258,9 @@ def faults():
     mod = load_cluster_module()
     run_dir = Path(tempfile.mkdtemp(prefix="qg-faults-"))  # under /tmp: PostgreSQL runs as postgres
     run_dir.chmod(0o755)
-    cluster = mod.Cluster(run_dir, BASE)
+    cluster = mod.Cluster(run_dir, BASE, mod.DESIGN)  # the topology the fault tests count on
     script = [sys.executable, str(ROOT / "ops/scripts/cluster.py")]
-    up = subprocess.run([*script, "up", "--run-dir", str(run_dir), "--base-port", str(BASE),
+    up = subprocess.run([*script, "up", "--design", "--run-dir", str(run_dir), "--base-port", str(BASE),
                          "--timeout", "120"], env={**os.environ, **CLUSTER_ENV},
                         capture_output=True, text=True, timeout=240, check=False)  # fmt: skip
     if up.returncode != 0:

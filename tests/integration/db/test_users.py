@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -62,6 +64,37 @@ def test_token_is_stored_hashed_and_finds_its_user(db, alice):
     with db.read() as s:
         (listed,) = users.list_tokens(s, alice.id)
         assert listed.last_used_at is not None and listed.prefix == token[:12]
+
+
+def test_a_token_used_within_the_minute_is_not_written_again(db, alice):
+    """Most API requests reuse a token used moments ago: they must not send an UPDATE at all."""
+    with db.write() as s:
+        token, row = users.create_token(s, alice.id, "script")
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    def token_updates() -> int:
+        """Check the token once; return how many UPDATEs of api_tokens that sent."""
+        sent.clear()
+        sa.event.listen(db.master, "before_cursor_execute", record)
+        try:
+            with db.write() as s:
+                assert users.user_for_token(s, token).id == alice.id
+        finally:
+            sa.event.remove(db.master, "before_cursor_execute", record)
+        return sum(1 for st in sent if st.lstrip().upper().startswith("UPDATE API_TOKENS"))
+
+    assert token_updates() == 1  # never used: noted
+    assert token_updates() == 0  # used just now
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    with db.write() as s:
+        s.execute(sa.update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=long_ago))
+    assert token_updates() == 1  # stale: noted again
+    with db.read() as s:
+        (listed,) = users.list_tokens(s, alice.id)
+        assert listed.last_used_at > long_ago + timedelta(minutes=4)
 
 
 def test_revoked_token_no_longer_works(db, alice, bob):

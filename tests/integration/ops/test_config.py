@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from importlib import util
 
 import pytest
 
@@ -22,6 +23,18 @@ def test_promtool_checks_the_config_and_its_rule_files():
                           capture_output=True, text=True, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout
+
+
+def test_promtool_checks_the_config_a_smaller_cluster_writes(tmp_path):
+    """cluster.py leaves out the API instances and workers it does not run (2 of each on 2 cores)."""
+    spec = util.spec_from_file_location("qg_cluster_config", OPS / "scripts/cluster.py")
+    cluster = util.module_from_spec(spec)
+    spec.loader.exec_module(cluster)
+    (tmp_path / "prometheus.yml").write_text(cluster.prometheus_config(31000, cluster.sized_for(2)))
+    shutil.copy(OPS / "prometheus/alerts.yml", tmp_path / "alerts.yml")
+    proc = subprocess.run([_promtool(), "check", "config", str(tmp_path / "prometheus.yml")],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_promtool_checks_the_alert_rules():
