@@ -130,6 +130,14 @@ class QoS(virtual.QoS):
         else:
             self.channel._execute(sql.ACK, {"ids": [row_id]})
         super().ack(delivery_tag)
+        self._slot_freed()
+
+    def _slot_freed(self) -> None:
+        # A consumer at its prefetch limit left its queues marked; nothing else may wake the
+        # event loop before the safety poll (a worker of concurrency 1 would wait for it after
+        # every task), so the freed slot starts the next delivery round itself.
+        if self.channel._dirty:
+            self.channel.transport.deliver_soon()
 
     def reject(self, delivery_tag, requeue=False):
         row_id = _row_id(delivery_tag)
@@ -145,6 +153,7 @@ class QoS(virtual.QoS):
             logger.warning("could not %s message %s (%s); its lease expires and it comes back",
                            "release" if requeue else "delete", row_id, err)  # fmt: skip
         self._quick_ack(delivery_tag)
+        self._slot_freed()
 
     def restore_unacked(self):
         """Release the leases of everything still unacked (on close)."""
@@ -683,6 +692,12 @@ class Transport(kombu_sqla.Transport):
         if self._loop is not None and not self._retry_pending:
             self._retry_pending = True
             self._loop.call_later(FETCH_COALESCE, self._retry)
+
+    def deliver_soon(self) -> None:
+        """Run a delivery round on the event loop's next turn (event loop only)."""
+        if self._loop is not None and not self._retry_pending:
+            self._retry_pending = True
+            self._loop.call_soon(self._retry)
 
     def _retry(self) -> None:
         self._retry_pending = False

@@ -286,3 +286,55 @@ def test_the_clean_up_vacuums_a_message_table_full_of_dead_rows(pg_url):
         time.sleep(0.3)
     assert _scalar(pg_url, "SELECT n_dead_tup FROM pg_stat_user_tables"
                            " WHERE relname = 'broker_message'") < 6000
+
+
+class _Loop:
+    """The part of kombu's Hub a transport uses, run by hand: callbacks wait for ``run()``."""
+
+    def __init__(self) -> None:
+        self.soon: list = []
+
+    def add_reader(self, *_args) -> None:
+        return None
+
+    def call_repeatedly(self, *_args) -> None:
+        return None
+
+    def call_later(self, _delay, callback) -> None:
+        self.soon.append(callback)
+
+    def call_soon(self, callback) -> None:
+        self.soon.append(callback)
+
+    @property
+    def on_tick(self) -> set:
+        return set()
+
+    def run(self) -> None:
+        while self.soon:
+            self.soon.pop(0)()
+
+
+def test_an_ack_at_the_prefetch_limit_starts_the_next_delivery(connect):
+    """A worker of concurrency 1 with a backlog (no new message to wake it) must not wait for
+    the safety poll after every task: acking frees the slot and schedules the next delivery."""
+    conn = connect(polling_interval=3600.0)
+    queue = _declare(conn)
+    producer = Producer(connect().default_channel)
+    for n in range(3):
+        producer.publish({"n": n}, exchange="jobs_ex", routing_key="jobs")
+    loop = _Loop()
+    conn.transport.register_with_event_loop(conn.connection, loop)
+    got = []
+    channel = conn.default_channel
+    channel.basic_qos(prefetch_size=0, prefetch_count=1)
+    with Consumer(channel, [queue], callbacks=[lambda body, message: got.append(message)]):
+        conn.transport._deliver_ready()  # the first round: one message, the slot is taken
+        assert [m.payload["n"] for m in got] == [0]
+        got[0].ack()
+        loop.run()  # the round the ack scheduled, with no poll and no notification
+        assert [m.payload["n"] for m in got] == [0, 1]
+        got[1].ack()
+        loop.run()
+        assert [m.payload["n"] for m in got] == [0, 1, 2]
+        got[2].ack()

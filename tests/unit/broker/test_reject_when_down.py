@@ -23,6 +23,7 @@ class _Keeper:
 class _Channel:
     connection_errors = Transport.connection_errors
     do_restore = False  # kombu's atexit restore: nothing to restore here
+    _dirty = frozenset()  # no queue is waiting for a free prefetch slot
 
     def __init__(self) -> None:
         self.keeper = _Keeper()
