@@ -4,11 +4,11 @@ Overridable with GUNICORN_BIND, GUNICORN_WORKERS (default: one per core), GUNICO
 and FORWARDED_ALLOW_IPS, read by ``quantgrid.config.Settings`` like every other setting.
 """
 
+from app.gunicorn_response import install
 from quantgrid.config import Settings
-from quantgrid.gunicorn_response import install
 
 # A response's head and body leave in one write, so NGINX can retry a request whose instance
-# died before answering (see quantgrid/gunicorn_response.py).
+# died before answering (see app/gunicorn_response.py).
 install()
 _settings = Settings.from_env()
 

@@ -1,6 +1,6 @@
 """SIGKILL one of the three API instances under load: NGINX routes around it and no request
 fails. Submissions are retried safely because the same X-Request-Id is the same job on every
-instance, and Gunicorn sends a response's head with its body (quantgrid/gunicorn_response.py)."""
+instance, and Gunicorn sends a response's head with its body (app/gunicorn_response.py)."""
 
 from __future__ import annotations
 
