@@ -223,7 +223,7 @@ def requeue(stuck: bool, failed_ids: tuple[int, ...], grace: int) -> None:
 @click.option("--run-dir", type=click.Path(path_type=Path), default=Path("var/cluster"))
 def rolling_restart(run_dir: Path) -> None:
     """Restart the cluster's workers one at a time: drain, warm shutdown, start, wait for ping."""
-    script = Path(__file__).resolve().parents[2] / "ops" / "scripts" / "cluster.py"
+    script = Path(__file__).resolve().parents[1] / "ops" / "scripts" / "cluster.py"
     proc = subprocess.run(
         [sys.executable, str(script), "rolling-restart", "--run-dir", str(run_dir)], check=False
     )

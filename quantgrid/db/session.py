@@ -132,11 +132,12 @@ def create_db_engine(url: str, *, role: str = "master", pool_size: int = 5) -> E
     return engine
 
 
-# A pooled connection unused for this long is pinged before it is handed out. One in steady use
+# A pooled connection unused for this long is pinged before it is handed out (a restart takes
+# longer, so every connection of a pool that sat through one is checked). One in steady use
 # is not (a ping on every checkout was a round trip per transaction): if the server restarted
 # meanwhile, the first statement fails, that one transaction is unavailable (503, or a task that
 # gives its message back), and SQLAlchemy invalidates every older connection of the pool at once.
-PING_IF_IDLE_SECONDS = 5.0
+PING_IF_IDLE_SECONDS = 1.0
 
 
 def _note_use(_dbapi_conn, record, *_args) -> None:
@@ -217,7 +218,18 @@ class Database:
             yield session
             session.commit()
         if rw is not None and self.replica is not None:
+            self._remember_position(rw)
+
+    def _remember_position(self, rw: ReadYourWrites) -> None:
+        """Note the position after a commit; a failure here must not fail the committed write.
+
+        Without it the caller's next reads may come from a replica that lags (they fall back to
+        the master for a single object not found there), so it is logged, not raised.
+        """
+        try:
             rw.remember(self._position_after_commit(rw.user_id))
+        except DatabaseUnavailable as err:
+            logger.warning("could not note the write position after a commit: %s", err)
 
     def _position_after_commit(self, user_id: int | None) -> str:
         """The master's WAL position now (after the caller's commit), noted on the user's row.

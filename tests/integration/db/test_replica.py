@@ -154,3 +154,20 @@ def test_an_account_just_created_can_sign_in_while_the_replica_lags(database, cl
     client = app.test_client()
     assert sign_in(client, name, "a long enough password").status_code == 302
     assert sign_in(app.test_client(), name, "wrong password").status_code == 401
+
+
+def test_a_clients_position_is_kept_on_its_user_row_for_its_next_request(database, cluster, user):
+    """A token client keeps no cookie: its writes store their position on the user's row, and
+    the next request (any API instance) reads it there, so the replica cannot hide its job."""
+    _, replica = cluster
+    replica.pause_replay()
+    writer = ReadYourWrites(user_id=user.id)
+    with database.write(writer) as s:
+        job, _ = bt.submit_backtest(s, user.id, make_spec(), LIMITS)
+    assert writer.lsn is not None
+    with database.write() as s:  # the next request's token check, on the master
+        stored = s.get(users.User, user.id, populate_existing=True).last_write_lsn
+    assert stored == writer.lsn
+    reader = ReadYourWrites(stored, user.id)
+    assert not database.reading_from_replica(reader)
+    assert database.run_read(lambda s: [j.id for j in bt.list_backtests(s, None)], rw=reader)[0] == job.id
