@@ -217,36 +217,28 @@ class Database:
         with self._session(self.master) as session:
             yield session
             session.commit()
-        if rw is not None and self.replica is not None:
-            self._remember_position(rw)
+            if rw is not None and self.replica is not None:
+                self._remember_position(session, rw)
 
-    def _remember_position(self, rw: ReadYourWrites) -> None:
-        """Note the position after a commit; a failure here must not fail the committed write.
+    def _remember_position(self, session: Session, rw: ReadYourWrites) -> None:
+        """Note the master's WAL position after the caller's commit, on the connection that just
+        committed (it is known to work), and on the user's row for a client without a cookie.
 
-        Without it the caller's next reads may come from a replica that lags (they fall back to
-        the master for a single object not found there), so it is logged, not raised.
+        A failure here must not fail the committed write (the client would retry and submit
+        twice): it is logged, and the caller's next reads may come from a lagging replica (a
+        single object not found there is looked up on the master).
         """
         try:
-            rw.remember(self._position_after_commit(rw.user_id))
-        except DatabaseUnavailable as err:
-            logger.warning("could not note the write position after a commit: %s", err)
-
-    def _position_after_commit(self, user_id: int | None) -> str:
-        """The master's WAL position now (after the caller's commit), noted on the user's row.
-
-        One statement in autocommit mode: one round trip, not a transaction of three.
-        """
-        try:
-            with self.master.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                if user_id is not None:
-                    return conn.execute(_REMEMBER_USER_LSN, {"uid": user_id}).scalar()
-                return conn.execute(_MASTER_LSN).scalar_one()
+            if rw.user_id is not None:
+                lsn = session.execute(_REMEMBER_USER_LSN, {"uid": rw.user_id}).scalar()
+            else:
+                lsn = session.execute(_MASTER_LSN).scalar_one()
+            session.commit()
         except sa.exc.SQLAlchemyError as err:
-            mapped = translate(err)
-            if mapped is None:
-                raise
-            raise mapped from err
+            _rollback_quietly(session)
+            logger.warning("could not note the write position after a commit: %s", err)
+            return
+        rw.remember(lsn)
 
     # -- reads --------------------------------------------------------------------------------
     @contextmanager
