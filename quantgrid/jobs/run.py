@@ -109,6 +109,15 @@ def _failure(res: Resources, attempt: Attempt, err: Exception) -> str:
     raise RetryLater(err) from err
 
 
+def _failed(res: Resources, attempt: Attempt, err: Exception, fail: Callable, row_id: int,
+            strategy: str, candles) -> Outcome:
+    """Fail the job for ``err`` and say so, or raise RetryLater (see :func:`_failure`)."""
+    reason = _failure(res, attempt, err)
+    fail(res, row_id, reason)
+    return Outcome("failed", f"failed: {reason}", strategy,
+                   candles=0 if candles is None else len(candles))  # fmt: skip
+
+
 # -- backtests ----------------------------------------------------------------------------------
 def run_backtest(res: Resources, job_id: int, attempt: Attempt) -> Outcome:
     """Run backtest ``job_id`` and store its result once."""
@@ -143,10 +152,7 @@ def run_backtest(res: Resources, job_id: int, attempt: Attempt) -> Outcome:
     except DatabaseUnavailable:
         raise
     except Exception as err:
-        reason = _failure(res, attempt, err)  # or RetryLater
-        fail_backtest(res, job_id, reason)
-        return Outcome("failed", f"failed: {reason}", job.strategy,
-                       candles=0 if candles is None else len(candles))  # fmt: skip
+        return _failed(res, attempt, err, fail_backtest, job_id, job.strategy, candles)
 
 
 def fail_backtest(res: Resources, job_id: int, reason: str) -> None:
@@ -193,10 +199,7 @@ def run_sweep_chunk(res: Resources, chunk_id: int, attempt: Attempt) -> Outcome:
     except DatabaseUnavailable:
         raise
     except Exception as err:
-        reason = _failure(res, attempt, err)  # or RetryLater
-        fail_chunk(res, chunk_id, reason)
-        return Outcome("failed", f"failed: {reason}", sweep.strategy,
-                       candles=0 if candles is None else len(candles))  # fmt: skip
+        return _failed(res, attempt, err, fail_chunk, chunk_id, sweep.strategy, candles)
 
 
 def fail_chunk(res: Resources, chunk_id: int, reason: str) -> None:
