@@ -4,7 +4,7 @@ Writes always go to the master. Reads that may be slightly stale (status pages, 
 go to the replica (``DATABASE_REPLICA_URL``) unless
 
 - the caller has written something the replica has not replayed yet: :meth:`Database.write`
-  records the master's WAL position (``pg_current_wal_lsn()``) after each commit in the caller's
+  records the master's WAL position (``pg_current_wal_insert_lsn()``) after each commit in the caller's
   :class:`ReadYourWrites`, and :meth:`Database.read` uses the replica only once its
   ``pg_last_wal_replay_lsn()`` has reached it — else the master;
 - the replica is down: the read falls back to the master, and the replica is left alone for
@@ -52,10 +52,13 @@ with contextlib.suppress(ImportError):
 T = TypeVar("T")
 
 _REPLICA_CAUGHT_UP = sa.text("SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)")
-_MASTER_LSN = sa.text("SELECT pg_current_wal_lsn()::text")
-# After the write's commit, so the position it returns is at or past that commit.
+# The insert position, taken after the write's commit, is at or past its commit record. The
+# write position (pg_current_wal_lsn) is not: with synchronous_commit off the commit record can
+# still be in the WAL buffers, and a replica paused at the write position would pass for caught
+# up while it lacks the commit.
+_MASTER_LSN = sa.text("SELECT pg_current_wal_insert_lsn()::text")
 _REMEMBER_USER_LSN = sa.text(
-    "UPDATE users SET last_write_lsn = pg_current_wal_lsn()::text WHERE id = :uid"
+    "UPDATE users SET last_write_lsn = pg_current_wal_insert_lsn()::text WHERE id = :uid"
     " RETURNING last_write_lsn"
 )
 

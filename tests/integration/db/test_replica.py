@@ -8,6 +8,7 @@ tests/support/pgcluster.py; the shared server on 5432 is not involved.
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from quantgrid.db import backtests as bt
 from quantgrid.db import users
@@ -171,3 +172,19 @@ def test_a_clients_position_is_kept_on_its_user_row_for_its_next_request(databas
     reader = ReadYourWrites(stored, user.id)
     assert not database.reading_from_replica(reader)
     assert database.run_read(lambda s: [j.id for j in bt.list_backtests(s, None)], rw=reader)[0] == job.id
+
+
+def test_the_noted_position_covers_a_commit_not_yet_written_out(database, cluster, user):
+    """With synchronous_commit off (as the cluster runs) a commit record can sit in the WAL
+    buffers after COMMIT returns; the position noted must be past it, or a replica that has
+    replayed everything written out would pass for caught up while lacking the job."""
+    primary, _ = cluster
+    rw = ReadYourWrites()
+    with database.write(rw) as s:
+        s.execute(sa.text("SET LOCAL synchronous_commit = off"))
+        bt.submit_backtest(s, user.id, make_spec(), LIMITS)
+        before_commit = s.execute(sa.text("SELECT pg_current_wal_insert_lsn()::text")).scalar()
+    past = primary.scalar(
+        "SELECT CAST(:noted AS pg_lsn) > CAST(:before AS pg_lsn)", noted=rw.lsn, before=before_commit
+    )
+    assert past, (rw.lsn, before_commit)
