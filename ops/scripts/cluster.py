@@ -57,6 +57,9 @@ hot_standby_feedback = on
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# A lock wait longer than deadlock_timeout (1 s) is logged with who holds the lock, and a
+# deadlock with both statements: the log then tells what a rare 503 "deadlock detected" was.
+log_lock_waits = on
 """
 PG_HBA = """
 local all all trust

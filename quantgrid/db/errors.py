@@ -11,6 +11,16 @@ class DatabaseUnavailable(Unavailable):
     """The database is unavailable (restarting, unreachable or busy); try again shortly."""
 
 
+class TransactionConflict(DatabaseUnavailable):
+    """PostgreSQL aborted the transaction to break a deadlock or a serialization conflict; it
+    was rolled back whole, so running it again is safe."""
+
+
+# SQLSTATEs of a transaction aborted by a conflict with another: serialization_failure and
+# deadlock_detected.
+_CONFLICT_CODES = {"40001", "40P01"}
+
+
 class DatabaseConflict(Conflict):
     """The change conflicts with data already stored."""
 
@@ -35,6 +45,8 @@ def translate(err: sa.exc.SQLAlchemyError) -> QuantGridError | None:
     """Return the QuantGrid error for a driver error, or None when it is a bug to re-raise."""
     if isinstance(err, sa.exc.IntegrityError):
         return DatabaseConflict(f"the change conflicts with stored data: {_first_line(err)}")
+    if getattr(getattr(err, "orig", None), "pgcode", None) in _CONFLICT_CODES:
+        return TransactionConflict(f"the database is unavailable: {_first_line(err)}")
     if isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError) or (
         isinstance(err, sa.exc.DBAPIError) and err.connection_invalidated
     ):

@@ -15,13 +15,16 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
 
 from engine.metrics import HIGHER_IS_BETTER
 from quantgrid.config import Settings
 from quantgrid.db import backtests as bt
 from quantgrid.db import sweeps
 from quantgrid.db.backtests import JobSpec, Viewer
-from quantgrid.db.errors import InvalidTransition
+from quantgrid.db.errors import InvalidTransition, TransactionConflict
 from quantgrid.db.models import Backtest, Sweep
 from quantgrid.db.quotas import Limits
 from quantgrid.db.session import Database, ReadYourWrites
@@ -36,6 +39,9 @@ from quantgrid.jobs.publisher import (
 from quantgrid.jobs.spec import SweepRequest
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+# How many times in all a transaction that PostgreSQL aborted to break a deadlock is run.
+CONFLICT_ATTEMPTS = 3
 # Idempotency keys of proxied submissions (a backtest's task id, a sweep's request_key):
 # uuid5(this, f"{user_id}:{X-Request-Id}").
 _REQUEST_NAMESPACE = uuid.UUID("8f3d2a4e-5b7c-4e1f-9a6d-2c0b1e7f4a93")
@@ -104,13 +110,16 @@ class JobService:
         submission idempotent: a retry of the same request returns the job the first created.
         """
         key = _request_key(user_id, request_id)
-        with self._enqueuing(rw) as (s, outbox):
+
+        def add(s, outbox):
             job, created = bt.submit_backtest(
                 s, user_id, spec, self.limits, task_id=key, idempotent=key is not None
             )
             if created:  # else this very request was accepted before
                 _queue(s, outbox, RUN_BACKTEST, job.id, job.task_id)
-        return job
+            return job
+
+        return self._enqueue(add, rw)
 
     def submit_sweep(
         self,
@@ -126,7 +135,8 @@ class JobService:
         ``request_id`` makes the submission idempotent, as for ``submit_backtest``.
         """
         combos = request.combinations
-        with self._enqueuing(rw) as (s, outbox):
+
+        def add(s, outbox):
             sweep, chunks = sweeps.submit_sweep(
                 s,
                 user_id,
@@ -141,23 +151,38 @@ class JobService:
             )
             for chunk in chunks:
                 _queue(s, outbox, RUN_SWEEP_CHUNK, chunk.id, chunk.task_id)
-        return sweep
+            return sweep
 
-    @contextlib.contextmanager
-    def _enqueuing(self, rw: ReadYourWrites | None = None):
-        """A write transaction and its outbox of :class:`TaskMessage`.
+        return self._enqueue(add, rw)
+
+    def _enqueue(self, work: Callable[[Session, list[TaskMessage]], T],
+                 rw: ReadYourWrites | None = None) -> T:
+        """Run ``work(session, outbox)`` in a write transaction and send the messages it put in
+        its outbox; return what ``work`` returned.
 
         A transactional publisher publishes the outbox in the transaction itself, so the rows and
         their messages commit together or not at all; otherwise it is sent right after the
         commit, and a send that fails marks those jobs failed (_send_after_commit).
+
+        A transaction PostgreSQL aborted to break a deadlock (seen when a freshly started API
+        process declares the broker's queues while the workers touch them) is run again, up to
+        ``CONFLICT_ATTEMPTS`` times in all: it was rolled back whole, so nothing is done twice.
         """
-        outbox: list[TaskMessage] = []
-        with self.db.write(rw) as s:
-            yield s, outbox
-            if outbox and self.transactional:
-                self.publisher.publish(outbox, s)
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            outbox: list[TaskMessage] = []
+            try:
+                with self.db.write(rw) as s:
+                    result = work(s, outbox)
+                    if outbox and self.transactional:
+                        self.publisher.publish(outbox, s)
+                break
+            except TransactionConflict as err:
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+                logger.warning("running a transaction again (attempt %d): %s", attempt + 1, err)
         if outbox and not self.transactional:
             self._send_after_commit(outbox, rw)
+        return result
 
     def _send_after_commit(self, messages: list[TaskMessage], rw) -> None:
         try:
@@ -212,35 +237,42 @@ class JobService:
                     purged.sweeps.append(sweep_id)
         self._revoke(purged.task_ids)
         purged.messages = purge_queue() or 0
-        with self._enqueuing() as (s, outbox):
+
+        def resend(s, outbox):
             for job in bt.queued_backtests(s):
                 _queue(s, outbox, RUN_BACKTEST, job.id, job.task_id)
             for chunk in sweeps.queued_chunks(s):
                 _queue(s, outbox, RUN_SWEEP_CHUNK, chunk.id, chunk.task_id)
-        purged.resent = len(outbox)
+            return len(outbox)
+
+        purged.resent = self._enqueue(resend)
         return purged
 
     def retry_backtest(self, job_id: int, viewer: Viewer | None, rw=None) -> Backtest:
-        with self._enqueuing(rw) as (s, outbox):
+        def again(s, outbox):
             job = bt.retry_backtest(s, job_id, viewer)
             job.task_id = _queue(s, outbox, RUN_BACKTEST, job_id)
-        return job
+            return job
+
+        return self._enqueue(again, rw)
 
     def retry_sweep(self, sweep_id: int, viewer: Viewer | None, rw=None) -> Sweep:
         """Run a failed or cancelled sweep's unfinished chunks again."""
-        with self._enqueuing(rw) as (s, outbox):
+        def again(s, outbox):
             for chunk in sweeps.retry_sweep(s, sweep_id, viewer):
                 _queue(s, outbox, RUN_SWEEP_CHUNK, chunk.id)
-            sweep = sweeps.get_sweep(s, sweep_id)
-        return sweep
+            return sweeps.get_sweep(s, sweep_id)
+
+        return self._enqueue(again, rw)
 
     def requeue_stuck(
         self, alive_workers: set[str], grace: timedelta = timedelta(minutes=2)
     ) -> dict[str, list[int]]:
         """Requeue backtests and chunks running on workers that are gone; return their ids."""
         before = datetime.now(UTC) - grace
-        done: dict[str, list[int]] = {"backtests": [], "chunks": []}
-        with self._enqueuing() as (s, outbox):
+
+        def requeue(s, outbox):
+            done: dict[str, list[int]] = {"backtests": [], "chunks": []}
             for job in bt.stuck_backtests(s, alive_workers, before):
                 if bt.requeue_backtest(s, job.id):
                     _queue(s, outbox, RUN_BACKTEST, job.id)
@@ -249,5 +281,7 @@ class JobService:
                 if sweeps.requeue_chunk(s, chunk.id):
                     _queue(s, outbox, RUN_SWEEP_CHUNK, chunk.id)
                     done["chunks"].append(chunk.id)
-        return done
+            return done
+
+        return self._enqueue(requeue)
 
