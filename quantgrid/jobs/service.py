@@ -155,8 +155,9 @@ class JobService:
 
         return self._enqueue(add, rw)
 
-    def _enqueue(self, work: Callable[[Session, list[TaskMessage]], T],
-                 rw: ReadYourWrites | None = None) -> T:
+    def _enqueue(
+        self, work: Callable[[Session, list[TaskMessage]], T], rw: ReadYourWrites | None = None
+    ) -> T:
         """Run ``work(session, outbox)`` in a write transaction and send the messages it put in
         its outbox; return what ``work`` returned.
 
@@ -258,6 +259,7 @@ class JobService:
 
     def retry_sweep(self, sweep_id: int, viewer: Viewer | None, rw=None) -> Sweep:
         """Run a failed or cancelled sweep's unfinished chunks again."""
+
         def again(s, outbox):
             for chunk in sweeps.retry_sweep(s, sweep_id, viewer):
                 _queue(s, outbox, RUN_SWEEP_CHUNK, chunk.id)
@@ -284,4 +286,3 @@ class JobService:
             return done
 
         return self._enqueue(requeue)
-

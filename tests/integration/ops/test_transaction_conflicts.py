@@ -80,7 +80,10 @@ def service(pg_url, tmp_path):
         submitter = users.create_user(s, "trader", "a long enough password").id
         bystander = users.create_user(s, "bystander", "a long enough password").id
     inner = CeleryPublisher(make_celery(settings))
-    yield JobService(db, DeadlockOnFirstPublish(inner, db, submitter, bystander), settings), submitter
+    yield (
+        JobService(db, DeadlockOnFirstPublish(inner, db, submitter, bystander), settings),
+        submitter,
+    )
     inner.close()
     db.dispose()
 
