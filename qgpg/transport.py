@@ -495,15 +495,19 @@ class Channel(virtual.Channel):
                 if limit <= 0:
                     break
             self._dirty.discard(queue)
-            messages = self._fetch(queue, limit, no_ack)
+            # A batch is leased even for a no_ack consumer: each message leaves the queue when
+            # it is handed to the callback (its deletion rides on the next round trip), so the
+            # rest of a batch whose callback raised is released, not lost.
+            messages = self._fetch(queue, limit, no_ack=False)
             if len(messages) >= limit:
                 self._dirty.add(queue)  # there may be more
             for index, message in enumerate(messages):
+                if no_ack:
+                    self.keeper.ack_later(_row_id(message["properties"]["delivery_tag"]))
                 try:
                     self.connection._deliver(message, queue)
                 except BaseException:
-                    if not no_ack:
-                        self._release_undelivered(messages[index + 1 :])
+                    self._release_undelivered(messages[index + 1 :])
                     raise
                 delivered += 1
         return delivered

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -59,3 +60,20 @@ def _dequeues(conn: Connection):
 def dequeues():
     """``with dequeues(conn) as queues:`` lists the queues this process ran a dequeue on."""
     return _dequeues
+
+
+def wait_until_no_messages(url: str, timeout: float = 10) -> None:
+    """Wait until ``broker_message`` is empty: a message handed to a no_ack callback is deleted
+    with the consumer's next round trip (its keeper's tick at the latest), not at once."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with engine.connect() as conn:
+                left = conn.execute(sa.text("SELECT count(*) FROM broker_message")).scalar()
+            if not left:
+                return
+            assert time.monotonic() < deadline, f"{left} messages are still in broker_message"
+            time.sleep(0.05)
+    finally:
+        engine.dispose()

@@ -12,6 +12,7 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 import qgpg
 from qgpg import clean_up_url, sql
 from qgpg.errors import TablesMissing
+from tests.integration.broker.conftest import wait_until_no_messages
 
 
 def _scalar(url, sql, **params):
@@ -338,3 +339,28 @@ def test_an_ack_at_the_prefetch_limit_starts_the_next_delivery(connect):
         loop.run()
         assert [m.payload["n"] for m in got] == [0, 1, 2]
         got[2].ack()
+
+
+def test_a_no_ack_consumer_whose_callback_raises_loses_no_other_message(connect, pg_url):
+    """A no_ack message leaves the queue when it is handed to a callback, not when its batch
+    is fetched: the rest of a batch whose first callback raised stays for the next delivery
+    (as on Redis; remote control and events consume with no_ack)."""
+    conn = connect()
+    queue = _declare(conn)
+    producer = Producer(conn.default_channel)
+    for n in range(5):
+        producer.publish({"n": n}, exchange="jobs_ex", routing_key="jobs")
+    got = []
+
+    def crash_on_first(body, _message):
+        got.append(body["n"])
+        if len(got) == 1:
+            raise RuntimeError("the callback failed")
+
+    with Consumer(conn.default_channel, [queue], callbacks=[crash_on_first], no_ack=True):
+        with pytest.raises(RuntimeError):
+            conn.drain_events(timeout=2)
+        while len(got) < 5:
+            conn.drain_events(timeout=2)
+    assert got == [0, 1, 2, 3, 4]
+    wait_until_no_messages(pg_url)
