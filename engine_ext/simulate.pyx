@@ -278,7 +278,9 @@ cdef inline void _open_trade(Config *cfg, Position *pos, double *cash, double di
         units = (budget - cfg.fixed_fee) / (px * (1.0 + cfg.commission))
         if not cfg.fractional:
             units = floor(units)
-    if not units > 0:
+    # Nothing to buy (cannot afford one unit), or more units than a float holds (a price so
+    # small next to the cash that the division overflows): either way, no trade.
+    if not 0.0 < units < INFINITY:
         return
     pos.entry_fee = cfg.fixed_fee + units * px * cfg.commission
     cash[0] -= pos.entry_fee

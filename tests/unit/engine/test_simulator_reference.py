@@ -111,6 +111,18 @@ def test_kernel_matches_reference_through_bankruptcy(name):
     assert np.all(result.equity[bust:] == 0)
 
 
+@pytest.mark.parametrize("name", ["all_in", "all_in_fractional", "equity_fraction", "cash"])
+def test_an_order_whose_size_would_be_infinite_is_skipped(name):
+    # a price above zero but so small that the cash buys more units than a float holds: the
+    # order is skipped like one the account cannot afford, in the kernel and the reference
+    candles = constant(40, price=1e-320)
+    signals = np.zeros(40, dtype=np.int8)
+    signals[[3, 10, 20]] = [1, -1, 1]
+    result = _compare(candles, signals, CONFIGS[name], 0)
+    assert len(result.trades) == 0
+    assert np.all(result.equity == CONFIGS[name].cash)
+
+
 def test_signals_before_start_are_ignored():
     candles = random_walk(50, seed=2)
     signals = np.zeros(50, dtype=np.int8)
