@@ -123,6 +123,37 @@ def test_an_order_whose_size_would_be_infinite_is_skipped(name):
     assert np.all(result.equity == CONFIGS[name].cash)
 
 
+# computed from the equity curve (docs/semantics.md, Metrics)
+CURVE_METRICS = (
+    "equity_final", "equity_peak", "return_pct", "return_ann_pct", "volatility_ann_pct",
+    "cagr_pct", "sharpe", "sortino", "calmar", "max_drawdown_pct", "avg_drawdown_pct",
+    "max_drawdown_duration_s", "avg_drawdown_duration_s",
+)
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        1e306,  # the gain of a price rise overflows: equity +inf from then on
+        1e308,  # the position's value overflows, so its fee is inf × 0: equity NaN
+    ],
+)
+def test_no_metric_is_a_number_when_the_equity_curve_is_not(size):
+    # valid inputs (a finite size of units, positive prices) whose equity leaves the floats; the
+    # trade stays open, so no closed-trade statistic is involved
+    close = np.concatenate((np.full(10, 100.0), np.full(10, 400.0)))
+    c = Candles.from_arrays(np.arange(20, dtype=np.int64) * 86_400 * 10**9, close, close, close,
+                            close, np.ones(20))
+    signals = np.zeros(20, dtype=np.int8)
+    signals[2] = 1
+    result = _compare(c, signals, SimConfig(sizing="units", size=size), 0)
+    assert not np.all(np.isfinite(result.equity))
+    for key in CURVE_METRICS:
+        assert math.isnan(result.metrics[key]), key
+    # what does not come from the curve is still reported
+    assert result.metrics["buy_hold_return_pct"] == 300.0 and result.metrics["open_trades"] == 1
+
+
 def test_signals_before_start_are_ignored():
     candles = random_walk(50, seed=2)
     signals = np.zeros(50, dtype=np.int8)
