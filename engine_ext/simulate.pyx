@@ -433,6 +433,10 @@ cdef inline void _curve_metrics(Config *cfg, Stats *st, double last_equity,
         out[M_AVG_DD] = -(st.dd_sum_peak / st.dd_n) * 100.0
         out[M_MAX_DD_DURATION] = st.dd_max_dur / 1e9
         out[M_AVG_DD_DURATION] = st.dd_sum_dur / st.dd_n / 1e9
+    elif st.max_dd > 0:
+        # No drawdown period is complete, so the only drawdown is on the last bar: backtesting.py
+        # averages it alone (its durations degenerate there; ours stay NaN, docs/semantics.md).
+        out[M_AVG_DD] = -st.max_dd * 100.0
 
 
 cdef void _finalize(Config *cfg, Stats *st, Py_ssize_t n, double last_equity, double last_close,

@@ -125,6 +125,9 @@ def _curve(time: np.ndarray, equity: np.ndarray) -> dict[str, float]:
     durations = [(time[b] - time[a]) / 1e9 for a, b in periods]
     peaks = [dd[a : b + 1].max() for a, b in periods]
     max_dd = float(dd.max())
+    # with no complete period, backtesting.py averages every bar in drawdown (only the last can be)
+    in_dd = dd[dd > 0]
+    avg_dd = float(np.mean(peaks)) if peaks else (float(in_dd.mean()) if len(in_dd) else nan)
 
     span = int(time[-1]) - int(time[0])
     days, rest = divmod(span, _DAY_NS)
@@ -144,7 +147,7 @@ def _curve(time: np.ndarray, equity: np.ndarray) -> dict[str, float]:
         ),
         "calmar": ann / max_dd if max_dd else nan,
         "max_drawdown_pct": -max_dd * 100,
-        "avg_drawdown_pct": -float(np.mean(peaks)) * 100 if peaks else nan,
+        "avg_drawdown_pct": -avg_dd * 100,
         "max_drawdown_duration_s": max(durations) if durations else nan,
         "avg_drawdown_duration_s": float(np.mean(durations)) if durations else nan,
     }

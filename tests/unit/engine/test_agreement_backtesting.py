@@ -182,6 +182,24 @@ def test_agrees_through_bankruptcy():
     assert m["equity_final"] == 0 and m["trades"] == 1
 
 
+def _last_bar_drawdown() -> Candles:
+    # flat equity (no trade) until an upward cross on bar 20 buys at the last bar's open, and
+    # that bar closes lower: the only drawdown is on the last bar
+    close = np.array([110.0] * 10 + [100.0] * 10 + [200.0, 190.0])
+    open_ = close.copy()
+    open_[-1] = 200.0
+    t = np.arange(len(close), dtype=np.int64) * 86_400 * 10**9
+    return Candles.from_arrays(t, open_, np.maximum(open_, close), np.minimum(open_, close), close,
+                               np.ones(len(close)))
+
+
+def test_agrees_when_the_only_drawdown_is_on_the_last_bar():
+    # no drawdown period is complete: backtesting.py averages the drawdown of that bar alone
+    m = _assert_agree(_last_bar_drawdown(), 10_000.0, 0.002)
+    assert m["avg_drawdown_pct"] == m["max_drawdown_pct"] < 0
+    assert math.isnan(m["max_drawdown_duration_s"])  # ours; docs/semantics.md lists why
+
+
 @pytest.mark.parametrize(
     ("n", "step_days", "seed"),
     [(400, 7, 31), (160, 31, 32)],  # weekly bars: 52 periods a year; 31-day bars: 12

@@ -154,6 +154,19 @@ def test_no_metric_is_a_number_when_the_equity_curve_is_not(size):
     assert result.metrics["buy_hold_return_pct"] == 300.0 and result.metrics["open_trades"] == 1
 
 
+def test_a_drawdown_on_the_last_bar_alone_is_the_average_drawdown():
+    # flat until a long fills at the last bar's open and that bar closes lower: no drawdown
+    # period is complete, and the average drawdown is that bar's (backtesting.py's fallback)
+    close = np.array([100.0] * 10 + [90.0])
+    c = Candles.from_arrays(np.arange(11, dtype=np.int64) * 86_400 * 10**9, np.full(11, 100.0),
+                            np.full(11, 100.0), close, close, np.ones(11))
+    signals = np.zeros(11, dtype=np.int8)
+    signals[9] = 1
+    m = _compare(c, signals, SimConfig(), 0).metrics
+    assert m["avg_drawdown_pct"] == m["max_drawdown_pct"] == pytest.approx(-9.9)  # 99 units
+    assert math.isnan(m["avg_drawdown_duration_s"])
+
+
 def test_signals_before_start_are_ignored():
     candles = random_walk(50, seed=2)
     signals = np.zeros(50, dtype=np.int8)
