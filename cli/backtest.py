@@ -64,7 +64,9 @@ def _sim_options(command: Callable) -> Callable:
         click.option("--slippage", type=float, default=0.0, show_default=True,
                      help="Fraction; buys fill higher and sells lower by it."),
         click.option("--sizing", type=click.Choice(SIZINGS), default="all_in", show_default=True,
-                     help="all_in: whole equity (backtesting.py); others need --size."),
+                     help="all_in: whole equity as backtesting.py sizes it (a --fixed-fee counts "
+                          "per unit there; --sizing equity_fraction --size 1 charges it once); "
+                          "others need --size."),
         click.option("--size", type=float, default=None,
                      help="Equity fraction, cash amount or units, per --sizing."),
         click.option("--fractional/--whole", default=False, show_default=True,

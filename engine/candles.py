@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 FIELDS = ("open", "high", "low", "close", "volume")
+PRICES = FIELDS[:4]
 
 
 @dataclass(frozen=True, eq=False)
@@ -14,7 +16,8 @@ class Candles:
     """Candles as parallel arrays: ``time`` in int64 nanoseconds since the epoch (UTC), prices float64.
 
     Build one with :meth:`from_arrays`, which converts and checks the arrays, so the kernels can
-    rely on C-contiguous float64 data, strictly increasing timestamps, no NaN and ``low <= high``.
+    rely on C-contiguous float64 data, strictly increasing timestamps, no NaN, prices above zero
+    and ``low <= high``.
     """
 
     time: np.ndarray
@@ -38,6 +41,10 @@ class Candles:
             bad = np.flatnonzero(~np.isfinite(col))
             if len(bad):
                 raise ValueError(f"{name} is missing or not finite at row {bad[0]}")
+        nonpositive, describe = nonpositive_prices(*(cols[name] for name in PRICES))
+        bad = np.flatnonzero(nonpositive)
+        if len(bad):
+            raise ValueError(f"row {bad[0]}: {describe(bad[0])}")
         steps = np.flatnonzero(np.diff(t) <= 0)
         if len(steps):
             i = steps[0] + 1
@@ -58,6 +65,28 @@ class Candles:
     @property
     def nbytes(self) -> int:
         return sum(getattr(self, f).nbytes for f in ("time", *FIELDS))
+
+
+def nonpositive_prices(
+    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray
+) -> tuple[np.ndarray, Callable[[int], str]]:
+    """Mask the bars with a price at or below zero; also return what to say about one of them.
+
+    The one place of this rule: :meth:`Candles.from_arrays`, the CSV reader and the candle
+    stores' writes all apply it. Sizing divides by the fill price (docs/semantics.md), so a zero
+    price would open a position of infinite size.
+    """
+    cols = dict(zip(PRICES, (open_, high, low, close), strict=True))
+    mask = np.logical_or.reduce([col <= 0 for col in cols.values()])
+
+    def describe(row: int) -> str:
+        name = next(name for name, col in cols.items() if col[row] <= 0)
+        return (
+            f"{name} {float(cols[name][row])!r} is not above zero: prices must be positive, "
+            "so correct or remove this bar"
+        )
+
+    return mask, describe
 
 
 def _as_ns(time) -> np.ndarray:

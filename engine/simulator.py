@@ -50,8 +50,10 @@ class SimConfig:
     - ``fixed_fee``: cash charged per order (each entry and each exit).
     - ``slippage``: fraction; buys fill at ``price * (1 + slippage)``, sells at ``price * (1 - slippage)``.
     - ``sizing``: ``all_in`` (backtesting.py's default: the whole units the equity affords, entry
-      commission included), ``equity_fraction`` (``size`` of the equity), ``cash`` (``size`` cash,
-      at most the equity) or ``units`` (``size`` units, whatever the equity).
+      commission included; its formula counts a ``fixed_fee`` once per unit, so near a price of 1
+      it invests about half: docs/semantics.md), ``equity_fraction`` (``size`` of the equity;
+      ``size=1`` invests it all after one fixed fee), ``cash`` (``size`` cash, at most the equity)
+      or ``units`` (``size`` units, whatever the equity).
     - ``fractional``: allow fractional units (whole units otherwise).
     - ``direction``: ``both``, ``long`` (a SHORT signal only closes the long) or ``short``.
     - ``fill``: ``next_open`` (decided on bar t, filled at the open of t+1) or ``close`` (at the

@@ -11,7 +11,8 @@ import numpy as np
 
 cimport numpy as cnp
 from libc.float cimport DBL_EPSILON
-from libc.math cimport INFINITY, M_LN2, NAN, copysign, exp, fabs, floor, fmax, fmod, frexp, isnan, log, pow, sqrt
+from libc.math cimport (INFINITY, M_LN2, NAN, copysign, exp, fabs, floor, fmax, fmod, frexp, isfinite,
+                        isnan, log, pow, sqrt)
 
 cnp.import_array()
 
@@ -101,6 +102,7 @@ ctypedef struct Position:
 
 ctypedef struct Stats:
     # equity curve
+    bint curve_finite      # no equity was NaN or infinite (else no metric comes from the curve)
     double first_equity
     double peak
     double seg_min         # lowest equity since the peak
@@ -278,7 +280,9 @@ cdef inline void _open_trade(Config *cfg, Position *pos, double *cash, double di
         units = (budget - cfg.fixed_fee) / (px * (1.0 + cfg.commission))
         if not cfg.fractional:
             units = floor(units)
-    if not units > 0:
+    # Nothing to buy (cannot afford one unit), or more units than a float holds (a price so
+    # small next to the cash that the division overflows): either way, no trade.
+    if not 0.0 < units < INFINITY:
         return
     pos.entry_fee = cfg.fixed_fee + units * px * cfg.commission
     cash[0] -= pos.entry_fee
@@ -341,6 +345,10 @@ cdef inline void _check_exits(Config *cfg, Position *pos, Stats *st, Record *rec
 cdef inline void _observe_equity(Stats *st, double equity, Py_ssize_t i, bint period_end,
                                  const long long *time) noexcept nogil:
     cdef double r, delta
+    # Every equity that is not finite comes here: NaN and +inf fail the caller's `equity < peak`,
+    # and -inf is never recorded (equity <= 0 is bankruptcy, which records 0).
+    if not isfinite(equity):
+        st.curve_finite = False
     if i == 0:
         st.first_equity = equity
         st.peak = equity
@@ -395,21 +403,12 @@ cdef inline void _dd_period(Stats *st, double duration) noexcept nogil:
         st.dd_max_dur = duration
 
 
-cdef void _finalize(Config *cfg, Stats *st, Py_ssize_t n, double last_equity, double last_close,
-                    const double[::1] close, bint open_trade, double *out) noexcept nogil:
-    cdef Py_ssize_t k
-    cdef double g, ann, var, vol, win_rate, sd, mean, nan = NAN
-    for k in range(N_METRICS):
-        out[k] = NAN
-    out[M_TRADES] = st.t_n
-    out[M_OPEN_TRADES] = 1.0 if open_trade else 0.0
-    out[M_COMMISSIONS] = st.t_fees
-    if n == 0:
-        return
+cdef inline void _curve_metrics(Config *cfg, Stats *st, double last_equity,
+                                double *out) noexcept nogil:
+    cdef double g, ann, var, vol, nan = NAN
     out[M_EQUITY_FINAL] = last_equity
     out[M_EQUITY_PEAK] = st.peak
     out[M_RETURN] = (last_equity - st.first_equity) / st.first_equity * 100.0
-    out[M_BUY_HOLD] = (last_close - close[cfg.buy_hold_bar]) / close[cfg.buy_hold_bar] * 100.0
     # per-period returns: geometric mean, compounded to a year
     if st.r_n == 0:
         g = nan
@@ -434,6 +433,27 @@ cdef void _finalize(Config *cfg, Stats *st, Py_ssize_t n, double last_equity, do
         out[M_AVG_DD] = -(st.dd_sum_peak / st.dd_n) * 100.0
         out[M_MAX_DD_DURATION] = st.dd_max_dur / 1e9
         out[M_AVG_DD_DURATION] = st.dd_sum_dur / st.dd_n / 1e9
+    elif st.max_dd > 0:
+        # No drawdown period is complete, so the only drawdown is on the last bar: backtesting.py
+        # averages it alone (its durations degenerate there; ours stay NaN, docs/semantics.md).
+        out[M_AVG_DD] = -st.max_dd * 100.0
+
+
+cdef void _finalize(Config *cfg, Stats *st, Py_ssize_t n, double last_equity, double last_close,
+                    const double[::1] close, bint open_trade, double *out) noexcept nogil:
+    cdef Py_ssize_t k
+    cdef double win_rate, sd, mean
+    for k in range(N_METRICS):
+        out[k] = NAN
+    out[M_TRADES] = st.t_n
+    out[M_OPEN_TRADES] = 1.0 if open_trade else 0.0
+    out[M_COMMISSIONS] = st.t_fees
+    if n == 0:
+        return
+    out[M_BUY_HOLD] = (last_close - close[cfg.buy_hold_bar]) / close[cfg.buy_hold_bar] * 100.0
+    if st.curve_finite:
+        # an overflowed curve (an equity of NaN or inf) gives no number: they stay NaN
+        _curve_metrics(cfg, st, last_equity, out)
     out[M_EXPOSURE] = st.covered_bars / <double>n * 100.0
     if st.t_n > 0:
         win_rate = st.t_wins / st.t_n
@@ -532,6 +552,7 @@ cdef void _run(Config *cfg, const long long[::1] time_, const double[::1] open_,
 
 
 cdef inline void memset_stats(Stats *st) noexcept nogil:
+    st.curve_finite = True
     st.first_equity = NAN
     st.peak = -INFINITY
     st.seg_min = INFINITY

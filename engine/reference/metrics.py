@@ -13,6 +13,14 @@ import numpy as np
 _DAY_NS = 86_400_000_000_000
 
 
+# The metrics computed from the equity curve: NaN, all of them, when any equity is not finite.
+_CURVE_KEYS = (
+    "equity_final", "equity_peak", "return_pct", "return_ann_pct", "volatility_ann_pct",
+    "cagr_pct", "sharpe", "sortino", "calmar", "max_drawdown_pct", "avg_drawdown_pct",
+    "max_drawdown_duration_s", "avg_drawdown_duration_s",
+)
+
+
 def compute(time, close, equity, trades, start: int) -> dict[str, float]:
     """Return the metrics dict for an equity curve and the closed trades (reference Trade objects)."""
     time = np.asarray(time, dtype=np.int64)
@@ -28,7 +36,53 @@ def compute(time, close, equity, trades, start: int) -> dict[str, float]:
     }
     if n == 0:
         return out
+    if np.all(np.isfinite(equity)):
+        out.update(_curve(time, equity))
+    else:
+        out.update(dict.fromkeys(_CURVE_KEYS, nan))
+    bh = max(start - 1, 0)
 
+    covered = np.zeros(n, dtype=bool)
+    for t in closed:
+        covered[t.entry_bar : t.exit_bar + 1] = True
+    rets = np.array([t.return_pct for t in closed])
+    pnl = np.array([t.pnl for t in closed])
+    tdur = np.array([(time[t.exit_bar] - time[t.entry_bar]) / 1e9 for t in closed])
+    k = len(closed)
+    win_rate = float(np.mean(pnl > 0)) if k else nan
+    neg = abs(rets[rets < 0].sum())
+    sd = pnl.std(ddof=1) if k > 1 else nan
+    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+
+    out.update(
+        buy_hold_return_pct=(close[-1] - close[bh]) / close[bh] * 100,
+        exposure_time_pct=covered.mean() * 100,
+        win_rate_pct=win_rate * 100,
+        best_trade_pct=rets.max() * 100 if k else nan,
+        worst_trade_pct=rets.min() * 100 if k else nan,
+        avg_trade_pct=(
+            0.0 if np.any(rets + 1 <= 0) else (math.exp(np.log(rets + 1).sum() / k) - 1) * 100
+        )
+        if k
+        else nan,
+        max_trade_duration_s=tdur.max() if k else nan,
+        avg_trade_duration_s=tdur.mean() if k else nan,
+        profit_factor=rets[rets > 0].sum() / neg if neg else nan,
+        expectancy_pct=rets.mean() * 100 if k else nan,
+        sqn=math.sqrt(k) * pnl.mean() / sd if k > 1 and sd > 1e-9 * abs(pnl.mean()) else nan,
+        kelly_criterion=(
+            win_rate - (1 - win_rate) / (wins.mean() / -losses.mean())
+            if len(wins) and len(losses)
+            else nan
+        ),
+    )
+    return out
+
+
+def _curve(time: np.ndarray, equity: np.ndarray) -> dict[str, float]:
+    """The metrics of a finite equity curve: returns per period, drawdowns, their durations."""
+    n = len(equity)
+    nan = math.nan
     # calendar: the period from the median spacing of the last 100 bars
     tail = np.diff(time[-100:])
     freq_days = math.floor(float(np.median(tail)) / _DAY_NS) if len(tail) else 0
@@ -71,61 +125,29 @@ def compute(time, close, equity, trades, start: int) -> dict[str, float]:
     durations = [(time[b] - time[a]) / 1e9 for a, b in periods]
     peaks = [dd[a : b + 1].max() for a, b in periods]
     max_dd = float(dd.max())
+    # with no complete period, backtesting.py averages every bar in drawdown (only the last can be)
+    in_dd = dd[dd > 0]
+    avg_dd = float(np.mean(peaks)) if peaks else (float(in_dd.mean()) if len(in_dd) else nan)
 
     span = int(time[-1]) - int(time[0])
     days, rest = divmod(span, _DAY_NS)
     years = (days + (rest // 1_000_000_000) / 86400) / 365.25
-    bh = max(start - 1, 0)
-
-    covered = np.zeros(n, dtype=bool)
-    for t in closed:
-        covered[t.entry_bar : t.exit_bar + 1] = True
-    rets = np.array([t.return_pct for t in closed])
-    pnl = np.array([t.pnl for t in closed])
-    tdur = np.array([(time[t.exit_bar] - time[t.entry_bar]) / 1e9 for t in closed])
-    k = len(closed)
-    win_rate = float(np.mean(pnl > 0)) if k else nan
-    neg = abs(rets[rets < 0].sum())
-    sd = pnl.std(ddof=1) if k > 1 else nan
-    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
-
-    out.update(
-        equity_final=equity[-1],
-        equity_peak=equity.max(),
-        return_pct=(equity[-1] - equity[0]) / equity[0] * 100,
-        buy_hold_return_pct=(close[-1] - close[bh]) / close[bh] * 100,
-        return_ann_pct=ann * 100,
-        volatility_ann_pct=vol * 100,
-        cagr_pct=((equity[-1] / equity[0]) ** (1 / years) - 1) * 100 if years else nan,
-        sharpe=(ann * 100) / (vol * 100) if vol else nan,
-        sortino=(
+    return {
+        "equity_final": equity[-1],
+        "equity_peak": equity.max(),
+        "return_pct": (equity[-1] - equity[0]) / equity[0] * 100,
+        "return_ann_pct": ann * 100,
+        "volatility_ann_pct": vol * 100,
+        "cagr_pct": ((equity[-1] / equity[0]) ** (1 / years) - 1) * 100 if years else nan,
+        "sharpe": (ann * 100) / (vol * 100) if vol else nan,
+        "sortino": (
             ann / (math.sqrt(np.mean(np.minimum(r, 0) ** 2)) * math.sqrt(per_year))
             if len(r) and np.any(r < 0)
             else (nan if not len(r) or ann == 0 else math.copysign(math.inf, ann))
         ),
-        calmar=ann / max_dd if max_dd else nan,
-        max_drawdown_pct=-max_dd * 100,
-        avg_drawdown_pct=-float(np.mean(peaks)) * 100 if peaks else nan,
-        max_drawdown_duration_s=max(durations) if durations else nan,
-        avg_drawdown_duration_s=float(np.mean(durations)) if durations else nan,
-        exposure_time_pct=covered.mean() * 100,
-        win_rate_pct=win_rate * 100,
-        best_trade_pct=rets.max() * 100 if k else nan,
-        worst_trade_pct=rets.min() * 100 if k else nan,
-        avg_trade_pct=(
-            0.0 if np.any(rets + 1 <= 0) else (math.exp(np.log(rets + 1).sum() / k) - 1) * 100
-        )
-        if k
-        else nan,
-        max_trade_duration_s=tdur.max() if k else nan,
-        avg_trade_duration_s=tdur.mean() if k else nan,
-        profit_factor=rets[rets > 0].sum() / neg if neg else nan,
-        expectancy_pct=rets.mean() * 100 if k else nan,
-        sqn=math.sqrt(k) * pnl.mean() / sd if k > 1 and sd > 1e-9 * abs(pnl.mean()) else nan,
-        kelly_criterion=(
-            win_rate - (1 - win_rate) / (wins.mean() / -losses.mean())
-            if len(wins) and len(losses)
-            else nan
-        ),
-    )
-    return out
+        "calmar": ann / max_dd if max_dd else nan,
+        "max_drawdown_pct": -max_dd * 100,
+        "avg_drawdown_pct": -avg_dd * 100,
+        "max_drawdown_duration_s": max(durations) if durations else nan,
+        "avg_drawdown_duration_s": float(np.mean(durations)) if durations else nan,
+    }

@@ -73,14 +73,16 @@ def simulate(open_, high, low, close, signals, config: SimConfig, start: int = 0
             cash * config.size if config.sizing == "equity_fraction" else min(config.size, cash)
         )
         units = (budget - fee) / (px * (1.0 + c))
-        return units if config.fractional else math.floor(units)
+        if config.fractional or math.isinf(units):
+            return units  # an infinite size is refused below (and math.floor cannot take it)
+        return math.floor(units)
 
     def open_trade(side: float, price: float, bar: int) -> None:
         nonlocal cash, trade, best
         px = price * (1.0 + side * config.slippage)
         units = units_for(px)
-        if not units > 0:
-            return
+        if not 0 < units < math.inf:
+            return  # cannot afford one unit, or more units than a float holds
         entry_fee = config.fixed_fee + units * px * config.commission
         cash -= entry_fee
         trade = Trade(entry_bar=bar, entry_price=px, size=side * units, entry_fee=entry_fee)

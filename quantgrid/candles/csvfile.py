@@ -16,7 +16,8 @@ Decisions, so that what reaches the engine can be trusted:
 - A missing ``volume`` column reads as zeros (price-only exports are common); a present one must
   have a value on every line and never be negative.
 - ``high >= low`` and both ``open`` and ``close`` within ``[low, high]``: a bar that breaks this
-  would let the engine fill at a price that never traded.
+  would let the engine fill at a price that never traded. Every price is above zero
+  (``engine.candles.nonpositive_prices``).
 - Timestamps strictly increase: duplicates and out-of-order lines are refused, not silently fixed.
 - Blank lines are ignored. Line numbers count from 1 and include the header.
 """
@@ -35,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from engine.candles import FIELDS, Candles
+from engine.candles import FIELDS, Candles, nonpositive_prices
 from quantgrid.candles.errors import CandleFileError
 
 _TIME_NAMES = ("timestamp", "datetime", "date_time", "open_time", "open time", "time", "date")
@@ -265,6 +266,7 @@ def _build(name: str, cols: dict[str, pd.Series], lines: np.ndarray) -> Candles:
     time, time_ok = _times(raw_time, problems)
 
     o, h, lo, c, v = (values[f] for f in FIELDS)
+    problems.add(*nonpositive_prices(o, h, lo, c))
     problems.add(v < 0, lambda i: f"volume {_num(v[i])} is negative")
     problems.add(h < lo, lambda i: f"high {_num(h[i])} is below low {_num(lo[i])}")
     for label, x in (("open", o), ("close", c)):

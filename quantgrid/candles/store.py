@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.candles import FIELDS, Candles
+from engine.candles import FIELDS, Candles, nonpositive_prices
 from quantgrid.candles.errors import CandleGapError, CandlesNotFound, InvalidCandles
 from quantgrid.candles.symbols import Timeframe, validate_symbol, validate_timeframe
 from quantgrid.errors import InvalidInput
@@ -168,6 +168,13 @@ def validate_for_write(candles: Candles, tf: Timeframe) -> None:
         raise InvalidCandles("write() takes an engine.candles.Candles")
     if len(candles) == 0:
         raise InvalidCandles("no candles to write")
+    nonpositive, describe = nonpositive_prices(candles.open, candles.high, candles.low, candles.close)
+    bad = np.flatnonzero(nonpositive)
+    if len(bad):
+        row = bad[0]
+        raise InvalidCandles(
+            f"row {row} ({fmt_ns(candles.time[row])}): {describe(row)}; nothing was written"
+        )
     columns = (candles.open, candles.high, candles.low, candles.close, candles.volume)
     for name, mask in (
         ("a price or the volume is missing or not finite",

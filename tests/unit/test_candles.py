@@ -36,6 +36,8 @@ def test_datetime64_time_becomes_int64_ns():
         (lambda c: c[0].__setitem__(2, 0), "row 2 is out of order"),
         (lambda c: c[4].__setitem__(3, np.nan), "close is missing or not finite at row 3"),
         (lambda c: c[3].__setitem__(1, 1e9), "low is above high at row 1"),
+        (lambda c: c[1].__setitem__(2, 0.0), "row 2: open 0.0 is not above zero"),
+        (lambda c: c[3].__setitem__(4, -1.0), "row 4: low -1.0 is not above zero"),
     ],
 )
 def test_bad_rows_are_named(mutate, message):

@@ -185,7 +185,7 @@ def test_an_invalid_row_is_refused_and_nothing_is_written(store):
 @pytest.mark.parametrize(
     ("column", "value", "message"),
     [("close", np.nan, "not finite"), ("volume", np.inf, "not finite"),
-     ("time", None, "does not increase")],
+     ("time", None, "does not increase"), ("low", 0.0, "low 0.0 is not above zero")],
 )
 def test_rows_built_without_from_arrays_are_checked_too(store, column, value, message):
     """A ``Candles`` made directly skips from_arrays' checks; the store must not trust it."""

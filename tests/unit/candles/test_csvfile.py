@@ -101,6 +101,8 @@ def test_blank_lines_are_ignored_and_line_numbers_still_count_them():
         ("2024-01-01,3,2,0.5,1.5,1\n", 2, "open 3.0 is outside [low 0.5, high 2.0]"),
         ("2024-01-01,1,2,0.5,0.1,1\n", 2, "close 0.1 is outside"),
         ("2024-01-01,1,2,0.5,1.5,-1\n", 2, "volume -1.0 is negative"),
+        ("2024-01-01,1,2,0.5,1.5,1\n2024-01-02,0,2,0,1.5,1\n", 3, "open 0.0 is not above zero"),
+        ("2024-01-01,1,2,-0.5,1.5,1\n", 2, "low -0.5 is not above zero"),
         (",1,2,0.5,1.5,1\n", 2, "timestamp is missing"),
         ("2024-01-01,1,2,0.5,1.5,\n", 2, "volume is missing"),
     ],

@@ -32,12 +32,12 @@ def test_matches_pandas_with_partial_edges_and_holes(timeframe):
 
 def test_bars_are_labelled_by_their_start_and_aggregate_first_max_min_last_sum():
     t = T0 + MINUTE * np.arange(10)
-    c = Candles.from_arrays(t, np.arange(10.0) + 1, np.arange(10.0) + 5, np.arange(10.0), np.arange(10.0) + 2, np.ones(10))
+    c = Candles.from_arrays(t, np.arange(10.0) + 1, np.arange(10.0) + 5, np.arange(10.0) + 0.5, np.arange(10.0) + 2, np.ones(10))
     got = resample(c, Timeframe.parse("1m"), Timeframe.parse("5m"))
     np.testing.assert_array_equal(got.time, [T0, T0 + 5 * MINUTE])
     np.testing.assert_array_equal(got.open, [1, 6])
     np.testing.assert_array_equal(got.high, [9, 14])
-    np.testing.assert_array_equal(got.low, [0, 5])
+    np.testing.assert_array_equal(got.low, [0.5, 5.5])
     np.testing.assert_array_equal(got.close, [6, 11])
     np.testing.assert_array_equal(got.volume, [5, 5])
 

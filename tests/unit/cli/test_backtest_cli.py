@@ -123,6 +123,8 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(capsys, candles_csv, args, mes
         ("date,open,high,low,close\n2020-01-01,1,2,0.5,nan\n", "line 2"),
         ("date,open,high,low,close\n2020-01-01,1,0.5,2,1\n", "line 2"),
         ("date,open,high,close\n2020-01-01,1,2,1.5\n", "low"),
+        ("date,open,high,low,close\n2020-01-01,1,2,0.5,1\n2020-01-02,0,2,0,1\n",
+         "line 3: open 0.0 is not above zero"),
     ],
 )
 def test_bad_csv_is_one_line_naming_the_problem(capsys, tmp_path, content, message):

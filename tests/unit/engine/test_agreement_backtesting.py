@@ -1,4 +1,4 @@
-"""Agreement with backtesting.py 0.6.6 on an SMA crossover with commission.
+"""Agreement with backtesting.py 0.6.6 on an SMA crossover with commission (and fixed fees).
 
 Trades (bars, prices, sizes) and the equity curve must be identical (1e-9 relative), and every
 metric that shares backtesting.py's definition must agree within 1e-6 (docs/semantics.md lists
@@ -53,12 +53,14 @@ def _our_signals(close: np.ndarray) -> np.ndarray:
     return sig
 
 
-def _run_backtesting(df: pd.DataFrame, cash: float, commission: float) -> pd.Series:
+def _run_backtesting(df: pd.DataFrame, cash: float, commission: float,
+                     fixed_fee: float = 0.0) -> pd.Series:
     with warnings.catch_warnings():
         # its progress bar, its open-trades-at-the-end notice, its own deprecations
         warnings.simplefilter("ignore")
-        return Backtest(df, SmaCross, cash=cash, commission=commission,
-                        exclusive_orders=True).run()
+        # a fixed fee per order is its commission=(fixed, relative)
+        fees = (fixed_fee, commission) if fixed_fee else commission
+        return Backtest(df, SmaCross, cash=cash, commission=fees, exclusive_orders=True).run()
 
 
 def _frame(c: Candles) -> pd.DataFrame:
@@ -99,10 +101,10 @@ SAME = {
 }
 
 
-def _assert_agree(c: Candles, cash: float, commission: float) -> dict:
-    stats = _run_backtesting(_frame(c), cash, commission)
-    ours = simulate(c, _our_signals(c.close), SimConfig(cash=cash, commission=commission),
-                    start=WARMUP)
+def _assert_agree(c: Candles, cash: float, commission: float, fixed_fee: float = 0.0) -> dict:
+    stats = _run_backtesting(_frame(c), cash, commission, fixed_fee)
+    config = SimConfig(cash=cash, commission=commission, fixed_fee=fixed_fee)
+    ours = simulate(c, _our_signals(c.close), config, start=WARMUP)
     theirs = stats["_trades"]
     mine = ours.closed_trades
     assert len(mine) == len(theirs)
@@ -180,6 +182,45 @@ def test_agrees_through_bankruptcy():
     c = Candles.from_arrays(t, close, close * 1.001, close * 0.999, close, np.ones(len(close)))
     m = _assert_agree(c, 10_000.0, 0.002)
     assert m["equity_final"] == 0 and m["trades"] == 1
+
+
+@pytest.mark.parametrize(("fixed_fee", "commission"), [(1.0, 0.0), (2.5, 0.001), (25.0, 0.002)])
+def test_agrees_with_a_fixed_fee_per_order(fixed_fee, commission):
+    # backtesting.py's commission=(fixed, relative): the same fees, sizes and metrics
+    c = random_walk(5_000, 6, step_ns=60 * MINUTE_NS, vol=0.004)
+    m = _assert_agree(c, 10_000.0, commission, fixed_fee)
+    assert m["trades"] > 20 and m["commissions"] >= 2 * fixed_fee * m["trades"]
+
+
+def test_agrees_on_all_in_with_a_fixed_fee_that_invests_about_half_at_a_price_near_one():
+    # EURUSD-like prices and a $1 fee: backtesting.py's all-in formula counts the fixed fee per
+    # unit, so it buys about cash / (price + 1) units; we follow it (docs/semantics.md, Sizing)
+    w = random_walk(3_000, 7, step_ns=60 * MINUTE_NS, vol=0.002)
+    k = 1.08 / 100
+    c = Candles.from_arrays(w.time, w.open * k, w.high * k, w.low * k, w.close * k, w.volume)
+    _assert_agree(c, 10_000.0, 0.0, 1.0)
+    first = simulate(c, _our_signals(c.close), SimConfig(fixed_fee=1.0), start=WARMUP).trades[0]
+    invested = abs(first["size"]) * first["entry_price"] / 10_000.0
+    assert invested == pytest.approx(first["entry_price"] / (first["entry_price"] + 1.0), abs=1e-3)
+    assert 0.45 < invested < 0.55
+
+
+def _last_bar_drawdown() -> Candles:
+    # flat equity (no trade) until an upward cross on bar 20 buys at the last bar's open, and
+    # that bar closes lower: the only drawdown is on the last bar
+    close = np.array([110.0] * 10 + [100.0] * 10 + [200.0, 190.0])
+    open_ = close.copy()
+    open_[-1] = 200.0
+    t = np.arange(len(close), dtype=np.int64) * 86_400 * 10**9
+    return Candles.from_arrays(t, open_, np.maximum(open_, close), np.minimum(open_, close), close,
+                               np.ones(len(close)))
+
+
+def test_agrees_when_the_only_drawdown_is_on_the_last_bar():
+    # no drawdown period is complete: backtesting.py averages the drawdown of that bar alone
+    m = _assert_agree(_last_bar_drawdown(), 10_000.0, 0.002)
+    assert m["avg_drawdown_pct"] == m["max_drawdown_pct"] < 0
+    assert math.isnan(m["max_drawdown_duration_s"])  # ours; docs/semantics.md lists why
 
 
 @pytest.mark.parametrize(

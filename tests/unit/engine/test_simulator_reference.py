@@ -111,6 +111,62 @@ def test_kernel_matches_reference_through_bankruptcy(name):
     assert np.all(result.equity[bust:] == 0)
 
 
+@pytest.mark.parametrize("name", ["all_in", "all_in_fractional", "equity_fraction", "cash"])
+def test_an_order_whose_size_would_be_infinite_is_skipped(name):
+    # a price above zero but so small that the cash buys more units than a float holds: the
+    # order is skipped like one the account cannot afford, in the kernel and the reference
+    candles = constant(40, price=1e-320)
+    signals = np.zeros(40, dtype=np.int8)
+    signals[[3, 10, 20]] = [1, -1, 1]
+    result = _compare(candles, signals, CONFIGS[name], 0)
+    assert len(result.trades) == 0
+    assert np.all(result.equity == CONFIGS[name].cash)
+
+
+# computed from the equity curve (docs/semantics.md, Metrics)
+CURVE_METRICS = (
+    "equity_final", "equity_peak", "return_pct", "return_ann_pct", "volatility_ann_pct",
+    "cagr_pct", "sharpe", "sortino", "calmar", "max_drawdown_pct", "avg_drawdown_pct",
+    "max_drawdown_duration_s", "avg_drawdown_duration_s",
+)
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        1e306,  # the gain of a price rise overflows: equity +inf from then on
+        1e308,  # the position's value overflows, so its fee is inf × 0: equity NaN
+    ],
+)
+def test_no_metric_is_a_number_when_the_equity_curve_is_not(size):
+    # valid inputs (a finite size of units, positive prices) whose equity leaves the floats; the
+    # trade stays open, so no closed-trade statistic is involved
+    close = np.concatenate((np.full(10, 100.0), np.full(10, 400.0)))
+    c = Candles.from_arrays(np.arange(20, dtype=np.int64) * 86_400 * 10**9, close, close, close,
+                            close, np.ones(20))
+    signals = np.zeros(20, dtype=np.int8)
+    signals[2] = 1
+    result = _compare(c, signals, SimConfig(sizing="units", size=size), 0)
+    assert not np.all(np.isfinite(result.equity))
+    for key in CURVE_METRICS:
+        assert math.isnan(result.metrics[key]), key
+    # what does not come from the curve is still reported
+    assert result.metrics["buy_hold_return_pct"] == 300.0 and result.metrics["open_trades"] == 1
+
+
+def test_a_drawdown_on_the_last_bar_alone_is_the_average_drawdown():
+    # flat until a long fills at the last bar's open and that bar closes lower: no drawdown
+    # period is complete, and the average drawdown is that bar's (backtesting.py's fallback)
+    close = np.array([100.0] * 10 + [90.0])
+    c = Candles.from_arrays(np.arange(11, dtype=np.int64) * 86_400 * 10**9, np.full(11, 100.0),
+                            np.full(11, 100.0), close, close, np.ones(11))
+    signals = np.zeros(11, dtype=np.int8)
+    signals[9] = 1
+    m = _compare(c, signals, SimConfig(), 0).metrics
+    assert m["avg_drawdown_pct"] == m["max_drawdown_pct"] == pytest.approx(-9.9)  # 99 units
+    assert math.isnan(m["avg_drawdown_duration_s"])
+
+
 def test_signals_before_start_are_ignored():
     candles = random_walk(50, seed=2)
     signals = np.zeros(50, dtype=np.int8)

@@ -64,6 +64,17 @@ def test_all_in_sizing_includes_the_entry_commission():
     assert r.equity[-1] == pytest.approx(1000 - 99 * 10 * 0.01)
 
 
+def test_a_fixed_fee_counts_per_unit_in_all_in_and_once_in_equity_fraction_of_one():
+    # docs/semantics.md: backtesting.py's all-in formula adds the fee to each unit's price, so at
+    # 1.08 with a $1 fee about half the cash is invested; equity_fraction 1 invests all of it
+    c = bars([(1.08, 1.08, 1.08, 1.08)] * 3)
+    all_in = simulate(c, sig(3, b0=LONG), SimConfig(fixed_fee=1.0, fractional=True)).trades[0]
+    assert all_in["size"] == pytest.approx(10_000 / 2.08, rel=1e-12)
+    config = SimConfig(fixed_fee=1.0, fractional=True, sizing="equity_fraction", size=1)
+    whole = simulate(c, sig(3, b0=LONG), config).trades[0]
+    assert whole["size"] * 1.08 + whole["fees"] == pytest.approx(10_000, rel=1e-12)
+
+
 def test_opposite_signal_closes_and_reverses_at_the_same_open():
     c = bars([(10, 10, 10, 10), (10, 11, 9, 10), (12, 12, 12, 12), (12, 12, 12, 12)])
     r = simulate(c, sig(4, b1=LONG, b2=SHORT), SimConfig(sizing="units", size=1))

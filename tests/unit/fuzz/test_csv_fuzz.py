@@ -48,13 +48,13 @@ def _read_all_ways(data: bytes, tmp_path) -> list[Candles | InvalidInput]:
 
 
 def _assert_sound(candles: Candles) -> None:
-    """What the engine relies on: sorted unique times and consistent, finite prices."""
+    """What the engine relies on: sorted unique times and consistent, finite, positive prices."""
     assert isinstance(candles, Candles) and len(candles) > 0
     assert candles.time.dtype == np.int64
     assert np.all(np.diff(candles.time) > 0)
     for field in ("open", "high", "low", "close", "volume"):
         assert np.all(np.isfinite(getattr(candles, field))), field
-    assert np.all(candles.high >= candles.low)
+    assert np.all(candles.high >= candles.low) and np.all(candles.low > 0)
     assert np.all((candles.open >= candles.low) & (candles.open <= candles.high))
     assert np.all((candles.close >= candles.low) & (candles.close <= candles.high))
     assert np.all(candles.volume >= 0)
