@@ -10,10 +10,11 @@ from __future__ import annotations
 from kombu.transport import TRANSPORT_ALIASES
 
 from qgpg.cleanup import Cleanup, clean_up, clean_up_url
-from qgpg.engine import SCHEME, sqlalchemy_url
+from qgpg.engine import SCHEME, SCHEMES, sqlalchemy_url
 from qgpg.enqueue import enqueue_in, publish_in_transaction
 
-TRANSPORT_ALIASES.setdefault(SCHEME, "qgpg.transport:Transport")
+for _scheme in SCHEMES:
+    TRANSPORT_ALIASES.setdefault(_scheme, "qgpg.transport:Transport")
 
 __all__ = [
     "SCHEME",

@@ -9,6 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 SCHEME = "qgpg"
+# Every scheme that names the transport. kombu splits the first URL of a failover list at "+"
+# (transport "qgpg", the rest is the database URL) but parses each alternate whole when it
+# switches to it (``Connection.switch``), so there the whole scheme names the transport.
+SCHEMES = (SCHEME, f"{SCHEME}+postgresql", f"{SCHEME}+postgresql+psycopg2")
 
 _engines: dict[tuple, sa.engine.Engine] = {}
 _engines_lock = threading.Lock()
@@ -28,6 +32,24 @@ def sqlalchemy_url(hostname: str) -> str:
         # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which is not a dependency.
         url = url.set(drivername="postgresql+psycopg2")
     return url.render_as_string(hide_password=False)
+
+
+def client_url(client) -> str:
+    """The psycopg2 URL of kombu connection ``client``: the rest of its URL after ``qgpg+`` (or
+    its ``qgpg://`` URL), or, after a failover, the parts kombu parsed out of the alternate."""
+    hostname = client.hostname or ""
+    if "://" in hostname:
+        return sqlalchemy_url(hostname)
+    scheme = client.transport_cls if isinstance(client.transport_cls, str) else SCHEME
+    url = sa.engine.URL.create(
+        scheme.partition("+")[2] or "postgresql+psycopg2",
+        username=client.userid or None,
+        password=client.password or None,
+        host=hostname or None,
+        port=client.port or None,
+        database=client.virtual_host or None,
+    )
+    return sqlalchemy_url(url.render_as_string(hide_password=False))
 
 
 def engine_for(url: str, options: dict | None = None) -> sa.engine.Engine:

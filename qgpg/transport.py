@@ -44,7 +44,7 @@ from kombu.transport.base import to_rabbitmq_queue_arguments
 from qgpg import sql
 from qgpg._keeper import forget as keeper_forget
 from qgpg._keeper import keeper_for
-from qgpg.engine import dispose, engine_for, sqlalchemy_url
+from qgpg.engine import client_url, dispose, engine_for, sqlalchemy_url
 from qgpg.enqueue import current_transaction
 from qgpg.errors import TablesMissing
 from qgpg.listener import Listener
@@ -580,7 +580,7 @@ class Transport(kombu_sqla.Transport):
     def __init__(self, client, **kwargs):
         super().__init__(client, **kwargs)
         opts = client.transport_options
-        self.url = sqlalchemy_url(client.hostname or "")
+        self.url = client_url(client)
         self.lease_seconds = float(opts.get("lease_seconds", 60))
         self.batch_size = int(opts.get("batch_size", 100))
         self.auto_delete_expires = float(opts.get("auto_delete_expires", 60))
