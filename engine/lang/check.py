@@ -43,6 +43,7 @@ class Program:
     params: tuple[Param, ...]
     constraints: tuple[tuple[str, str], ...]
     rules: dict[str, t.Node]  # the rules present, conditions
+    named: dict[str, tuple[t.Node, str]]  # the named series: node and type (NUMBER, CONDITION)
     stops: dict[str, t.Node]  # the stops declared, fixed numbers
     warmup: t.Node | None  # the declared minimum warm-up, if any
     reenter: bool
@@ -62,8 +63,8 @@ def check(source: t.Source) -> Program:
     return _Checker(source).program()
 
 
-def _is(value: float, varies: bool) -> str:
-    return f"can be {value} for some parameter values" if varies else f"is {value}"
+def _is(value: float, varies: bool, unit: str) -> str:
+    return f"can be {value}{unit} for some parameter values" if varies else f"is {value}{unit}"
 
 
 def _type_name(kind: str) -> str:
@@ -347,12 +348,12 @@ class _Checker:
         if lo < low:
             why = ("; a lookback cannot read future bars" if "lookback" in what
                    else "; a window has at least 1 bar" if "window" in what else "")
-            self.problem(node, f"{what} {_is(lo, varies)}{unit}; it must be at least {low}{why}"
+            self.problem(node, f"{what} {_is(lo, varies, unit)}; it must be at least {low}{why}"
                          f"{' (raise the parameters’ min)' if varies else ''}")
             return False
         limit = MAX_LOOKBACK if integer else high
         if hi > limit or (not integer and hi >= high):
-            self.problem(node, f"{what} {_is(hi, varies)}{unit}; it must be "
+            self.problem(node, f"{what} {_is(hi, varies, unit)}; it must be "
                          f"{'at most' if integer else 'below'} {limit:,}"
                          f"{hint and ' (' + hint + ')'}"
                          f"{' (lower the parameters’ max)' if varies else ''}")
@@ -384,6 +385,7 @@ class _Checker:
             params=tuple(self.params.values()),
             constraints=tuple(self.constraints),
             rules={k: expander.statement(v, v) for k, v in rules.items()},
+            named={k: (v, self.names[k].type) for k, v in expander.names.items()},
             stops={k: expander.statement(v, v) for k, v in stops.items()},
             warmup=None if warmup is None else expander.statement(warmup, warmup),
             reenter=reenter,

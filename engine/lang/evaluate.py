@@ -23,7 +23,7 @@ from engine.candles import Candles
 from engine.lang import scalars
 from engine.lang import tree as t
 from engine.lang.check import Program
-from engine.lang.functions import FUNCTIONS, WINDOW
+from engine.lang.functions import CONDITION, FUNCTIONS, WINDOW
 from engine.strategies.base import IndicatorCache
 from engine_ext import signals as _signals_kernel
 
@@ -36,17 +36,23 @@ _COMPARE = {
 _ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
 
 
-def rules(program: Program, candles: Candles, params: Mapping[str, int | float],
-          cache: IndicatorCache) -> dict[str, np.ndarray]:
-    """The boolean array of each rule the program has, over ``candles``."""
+def evaluate(program: Program, candles: Candles, params: Mapping[str, int | float],
+             cache: IndicatorCache, nodes: Mapping[str, tuple[t.Node, str]]
+             ) -> dict[str, np.ndarray]:
+    """The array of each of ``nodes`` (name -> node and its type) over ``candles``: float64 for
+    a number, bool for a condition, one value per bar."""
     ev = _Evaluation(program, candles, params, cache)
     n = len(candles)
+    out = {}
     with np.errstate(all="ignore"):
-        return {name: _full(ev.condition(node), n) for name, node in program.rules.items()}
-
-
-def _full(value, n: int) -> np.ndarray:
-    return np.full(n, bool(value)) if np.ndim(value) == 0 else value
+        for name, (node, kind) in nodes.items():
+            if kind == CONDITION:
+                value = ev.condition(node)
+                out[name] = np.full(n, bool(value)) if np.ndim(value) == 0 else value
+            else:
+                value = ev.number(node)
+                out[name] = np.full(n, float(value)) if np.ndim(value) == 0 else value
+    return out
 
 
 class _Evaluation:

@@ -12,7 +12,8 @@ import numpy as np
 from engine.candles import Candles
 from engine.lang import scalars
 from engine.lang.check import Program, check
-from engine.lang.evaluate import rules
+from engine.lang.evaluate import evaluate
+from engine.lang.functions import CONDITION
 from engine.lang.parse import parse
 from engine.lang.warmup import lookback
 from engine.signals import position_events
@@ -66,8 +67,14 @@ class SourceStrategy(Strategy):
         declared = self.program.warmup
         return max(longest, 0 if declared is None else scalars.value(declared, p))
 
+    def series(self, candles: Candles, **params: object) -> dict[str, np.ndarray]:
+        """The named series of the program over ``candles`` (e.g. to plot them), by name."""
+        p = self.validate(params)
+        return evaluate(self.program, candles, p, IndicatorCache(candles), self.program.named)
+
     def _signals(self, candles: Candles, p: dict, ind: IndicatorCache) -> np.ndarray:
-        r = rules(self.program, candles, p, ind)
+        rules = {name: (node, CONDITION) for name, node in self.program.rules.items()}
+        r = evaluate(self.program, candles, p, ind, rules)
         return position_events(r.get("long_entry", _none(candles)),
                                r.get("short_entry", _none(candles)),
                                r.get("long_exit"), r.get("short_exit"),
