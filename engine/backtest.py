@@ -12,6 +12,7 @@ from engine import strategies
 from engine.candles import Candles
 from engine.metrics import json_safe
 from engine.simulator import EXIT_END_OF_DATA, EXIT_REASONS, SimConfig, simulate
+from engine.strategies import Strategy
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,32 +74,36 @@ def trade_records(trades: np.ndarray) -> list[dict[str, Any]]:
 
 def run_backtest(
     candles: Candles,
-    strategy_name: str,
+    strategy: str | Strategy,
     params: Mapping[str, object] | None = None,
     config: SimConfig | None = None,
 ) -> BacktestResult:
-    """Run ``strategy_name`` with ``params`` over ``candles``; raise ValueError on bad input."""
+    """Run ``strategy`` (a name or a Strategy) with ``params`` over ``candles``.
+
+    Raise ValueError on bad input. ``result.config`` is the configuration simulated: ``config``
+    with the strategy's own stops, if it declares any.
+    """
     if not isinstance(candles, Candles):
         raise TypeError(
             "candles must be an engine.candles.Candles (build one with Candles.from_arrays), "
             f"got {type(candles).__name__}"
         )
-    config = SimConfig() if config is None else config
-    strategy = strategies.get(strategy_name)
+    strategy = strategies.resolve(strategy)
     p = strategy.validate(params)
+    config = strategy.configure(SimConfig() if config is None else config, p)
     start = strategy.warmup(p)
     n = len(candles)
     needed = start + 1 if config.fill == "close" else start + 2
     if n < needed:
         raise ValueError(
-            f"{n} candles are too few for {strategy_name} with {_fmt(p)}: its indicators need "
+            f"{n} candles are too few for {strategy.name} with {_fmt(p)}: its indicators need "
             f"{start} bars before the first order and at least {needed} in all; "
             "load a longer date range or use shorter windows"
         )
     signals = strategy.signals(candles, **p)
     sim = simulate(candles, signals, config, start=start)
     return BacktestResult(
-        strategy=strategy_name, params=p, config=config, start=start, time=candles.time,
+        strategy=strategy.name, params=p, config=config, start=start, time=candles.time,
         equity=sim.equity, trades=sim.trades, metrics=sim.metrics,
     )
 

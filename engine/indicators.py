@@ -30,6 +30,7 @@ __all__ = [
     "rolling_std",
     "rsi",
     "sma",
+    "wma",
 ]
 
 
@@ -60,6 +61,11 @@ def ema(x, n: int) -> np.ndarray:
     Equals ``pandas.Series(x).ewm(span=n, adjust=False, min_periods=n).mean()``.
     """
     return _k.ema(_series(x), _window(n))
+
+
+def wma(x, n: int) -> np.ndarray:
+    """Linearly weighted moving average: weights 1..n, the newest bar ``n``; NaN for ``n - 1``."""
+    return _k.wma(_series(x), _window(n))
 
 
 def rsi(x, n: int = 14) -> np.ndarray:

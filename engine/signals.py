@@ -49,13 +49,18 @@ def crossover(a, b, start: int = 0) -> np.ndarray:
     return _k.crossover(a, b, _start(start))
 
 
-def position_events(long_entry, short_entry, long_exit=None, short_exit=None, start: int = 0):
+def position_events(
+    long_entry, short_entry, long_exit=None, short_exit=None, start: int = 0, reenter=False
+):
     """Turn per-bar conditions into orders that fire only when the wanted position changes.
 
     A state machine walks the bars from ``start`` with the position it has asked for (flat at
     first). On each bar, in this order: ``long_entry`` while not long → LONG; else
     ``short_entry`` while not short → SHORT; else ``long_exit`` while long or ``short_exit``
     while short → FLAT; else HOLD. Conditions are boolean arrays of the same length.
+
+    With ``reenter`` an entry fires whatever the position (LONG while long closes and re-opens
+    the long): ``crossover``'s behaviour, for entries that are events such as crosses.
     """
     from engine_ext import signals as _k
 
@@ -69,7 +74,7 @@ def position_events(long_entry, short_entry, long_exit=None, short_exit=None, st
             (short_exit, "short_exit"),
         )
     ]
-    return _k.position_events(*conds, _start(start))
+    return _k.position_events(*conds, _start(start), bool(reenter))
 
 
 def _pair(a, b) -> tuple[np.ndarray, np.ndarray]:

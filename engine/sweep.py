@@ -75,17 +75,21 @@ class SweepResult:
 
 def run_sweep(
     candles: Candles,
-    strategy_name: str,
+    strategy: str | Strategy,
     param_sets: Sequence[Mapping[str, object]],
     config: SimConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
-    """Backtest every parameter set; ``progress(done, total)`` is called after each block of sets."""
+    """Backtest every parameter set of ``strategy`` (a name or a Strategy).
+
+    ``progress(done, total)`` is called after each block of sets.
+    """
     config = SimConfig() if config is None else config
-    strategy = strategies.get(strategy_name)
+    strategy = strategies.resolve(strategy)
     if not len(param_sets):
         raise ValueError("the sweep has no parameter sets; give at least one (e.g. -g fast=5:50:5)")
     validated = [strategy.validate(p) for p in param_sets]
+    configs = [strategy.configure(config, p) for p in validated]
     prep = prepare(candles, config, 0)
     out = np.empty((len(validated), len(METRIC_KEYS)), dtype=np.float64)
     total, n = len(validated), len(candles)
@@ -97,22 +101,41 @@ def run_sweep(
         for row, orders in zip(sig, itertools.islice(signals, len(block)), strict=True):
             row[:] = orders
         starts = np.array([min(strategy.warmup(p), n) for p in block], dtype=np.int64)
-        _k.sweep(prep.args, candles.time, candles.open, candles.high, candles.low, candles.close,
-                 sig, starts, prep.calendar.period_end, out[first : first + len(block)])
+        groups = _by_config(configs[first : first + len(block)])
+        for cfg, idx in groups:
+            args = {**prep.args, **cfg.kernel_args()}
+            if len(groups) == 1:  # the usual case: the block as it is, without copies
+                _k.sweep(args, candles.time, candles.open, candles.high, candles.low,
+                         candles.close, sig, starts, prep.calendar.period_end,
+                         out[first : first + len(block)])
+            else:
+                part = np.empty((len(idx), len(METRIC_KEYS)), dtype=np.float64)
+                _k.sweep(args, candles.time, candles.open, candles.high, candles.low,
+                         candles.close, sig[idx], starts[idx], prep.calendar.period_end, part)
+                out[first + idx] = part
         if progress is not None:
             progress(first + len(block), total)
-    return SweepResult(strategy=strategy_name, params=validated, metrics=out)
+    return SweepResult(strategy=strategy.name, params=validated, metrics=out)
+
+
+def _by_config(configs: list[SimConfig]) -> list[tuple[SimConfig, np.ndarray]]:
+    """The rows of each distinct configuration (sets whose strategy declares stops that depend
+    on its parameters are simulated with different settings; one kernel call per setting)."""
+    rows: dict[SimConfig, list[int]] = {}
+    for i, cfg in enumerate(configs):
+        rows.setdefault(cfg, []).append(i)
+    return [(cfg, np.array(idx, dtype=np.intp)) for cfg, idx in rows.items()]
 
 
 def parse_grid(
     specs: Sequence[str],
-    strategy_name: str | None = None,
+    strategy: str | Strategy | None = None,
     max_combinations: int = MAX_COMBINATIONS,
 ) -> ParamGrid:
     """Expand ``name=start:stop:step`` ranges and ``name=a,b,c`` lists into parameter sets.
 
     A range includes ``stop`` when it lands on it (``5:20:5`` is 5, 10, 15, 20). With a
-    strategy, each value is checked alone first (an out-of-bounds value is an error), then
+    strategy (a name or a Strategy), each value is checked alone first (an out-of-bounds value is an error), then
     combinations the strategy rejects as a whole (such as fast >= slow) are dropped and counted.
     A grid of more than ``max_combinations`` sets (before dropping) is refused before it is
     expanded.
@@ -130,16 +153,16 @@ def parse_grid(
         raise ValueError(
             f"the grid has {size:,} combinations, more than {max_combinations:,}; use larger steps"
         )
-    if strategy_name is None:
+    if strategy is None:
         return ParamGrid([dict(zip(axes, values, strict=True))
                           for values in itertools.product(*axes.values())])
-    strategy = strategies.get(strategy_name)
+    strategy = strategies.resolve(strategy)
     by_name = {p.name: p for p in strategy.params}
     coerced: dict[str, list[int | float]] = {}
     for name, values in axes.items():
         if name not in by_name:
             known = ", ".join(by_name) or "none"
-            raise ValueError(f"unknown parameter {name!r} for strategy {strategy_name!r}; expected: {known}")
+            raise ValueError(f"unknown parameter {name!r} for strategy {strategy.name!r}; expected: {known}")
         try:
             coerced[name] = [by_name[name].coerce(v) for v in values]
         except (TypeError, ValueError) as err:

@@ -46,6 +46,53 @@ cdef void _ema_into(const double[::1] x, Py_ssize_t n, double[::1] out) noexcept
         out[i] = e if count >= n else NAN
 
 
+cdef inline void _wma_sums(const double* x, Py_ssize_t start, Py_ssize_t n,
+                           double* plain, double* weighted) noexcept nogil:
+    # The window x[start:start+n] summed plainly and with weights 1..n (oldest to newest).
+    cdef Py_ssize_t j
+    cdef double s = 0.0, w = 0.0
+    for j in range(n):
+        s += x[start + j]
+        w += (j + 1) * x[start + j]
+    plain[0] = s
+    weighted[0] = w
+
+
+cdef void _wma_into(const double[::1] x, Py_ssize_t n, double[::1] out) noexcept nogil:
+    # Running sums: a new bar adds n * v to the weighted sum and every older bar loses one
+    # weight, i.e. the window's plain sum before the bar. Both sums are recomputed exactly every
+    # max(1024, n) bars so that rounding never accumulates; a flat window returns its value
+    # exactly (as the SMA does).
+    cdef Py_ssize_t i, size = x.shape[0], count = 0, same = 0, left = 0
+    cdef Py_ssize_t period = n if n > 1024 else 1024
+    cdef double v, prev = 0.0, s = 0.0, w = 0.0
+    cdef double denom = n * (n + 1.0) / 2.0
+    for i in range(size):
+        v = x[i]
+        if _isnan(v):
+            count = 0
+            same = 0
+            out[i] = NAN
+            continue
+        if count > 0 and v == prev:
+            same += 1
+        else:
+            same = 1
+        prev = v
+        count += 1
+        if count < n:
+            out[i] = NAN
+            continue
+        left -= 1
+        if count == n or left <= 0:
+            _wma_sums(&x[0], i + 1 - n, n, &s, &w)
+            left = period
+        else:
+            w += n * v - s
+            s += v - x[i - n]
+        out[i] = v if same >= n else w / denom
+
+
 cdef inline double _rsi_value(double gain, double loss) noexcept nogil:
     if gain + loss == 0.0:
         return 50.0  # no movement at all in the window: neutral
@@ -254,6 +301,15 @@ def ema(const double[::1] x, Py_ssize_t n):
     cdef double[::1] o = out
     with nogil:
         _ema_into(x, n, o)
+    return out
+
+
+def wma(const double[::1] x, Py_ssize_t n):
+    """Linearly weighted moving average over ``n`` bars, the newest weighing ``n``."""
+    out = np.empty(x.shape[0], dtype=np.float64)
+    cdef double[::1] o = out
+    with nogil:
+        _wma_into(x, n, o)
     return out
 
 

@@ -8,5 +8,6 @@ def position_events(
     long_exit: NDArray[np.uint8],
     short_exit: NDArray[np.uint8],
     start: int,
+    reenter: bool = ...,
 ) -> NDArray[np.int8]: ...
 def sma_cross(x: NDArray[np.float64], fast: int, slow: int, start: int) -> NDArray[np.int8]: ...

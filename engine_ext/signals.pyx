@@ -44,16 +44,16 @@ def crossover(const double[::1] a, const double[::1] b, Py_ssize_t start):
 
 cdef void _events_into(const unsigned char[::1] long_entry, const unsigned char[::1] short_entry,
                        const unsigned char[::1] long_exit, const unsigned char[::1] short_exit,
-                       Py_ssize_t start, signed char[::1] out) noexcept nogil:
+                       Py_ssize_t start, bint reenter, signed char[::1] out) noexcept nogil:
     cdef Py_ssize_t i, size = long_entry.shape[0]
     cdef signed char state = 0  # the position asked for so far: 1 long, -1 short, 0 flat
     for i in range(min(start, size)):
         out[i] = HOLD
     for i in range(start, size):
-        if long_entry[i] and state != 1:
+        if long_entry[i] and (reenter or state != 1):
             state = 1
             out[i] = LONG
-        elif short_entry[i] and state != -1:
+        elif short_entry[i] and (reenter or state != -1):
             state = -1
             out[i] = SHORT
         elif (state == 1 and long_exit[i]) or (state == -1 and short_exit[i]):
@@ -65,12 +65,12 @@ cdef void _events_into(const unsigned char[::1] long_entry, const unsigned char[
 
 def position_events(const unsigned char[::1] long_entry, const unsigned char[::1] short_entry,
                     const unsigned char[::1] long_exit, const unsigned char[::1] short_exit,
-                    Py_ssize_t start):
-    """Orders that fire only when the wanted position changes (see engine.signals)."""
+                    Py_ssize_t start, bint reenter=False):
+    """Orders that fire when the wanted position changes, or on every entry with ``reenter``."""
     out = np.empty(long_entry.shape[0], dtype=np.int8)
     cdef signed char[::1] o = out
     with nogil:
-        _events_into(long_entry, short_entry, long_exit, short_exit, start, o)
+        _events_into(long_entry, short_entry, long_exit, short_exit, start, reenter, o)
     return out
 
 

@@ -40,6 +40,11 @@ def sma(x, n: int) -> np.ndarray:
     return _per_run(x, lambda r: _windows(r, n, lambda w: math.fsum(w) / n))
 
 
+def wma(x, n: int) -> np.ndarray:
+    weights = np.arange(1, n + 1, dtype=np.float64)
+    return _per_run(x, lambda r: _windows(r, n, lambda w: math.fsum(w * weights) / math.fsum(weights)))
+
+
 def rolling_std(x, n: int) -> np.ndarray:
     def std(w):
         m = math.fsum(w) / n

@@ -17,13 +17,14 @@ def crossover(a, b, start: int = 0) -> np.ndarray:
     return out
 
 
-def position_events(long_entry, short_entry, long_exit, short_exit, start: int = 0):
+def position_events(long_entry, short_entry, long_exit, short_exit, start: int = 0,
+                    reenter: bool = False):
     out = np.full(len(long_entry), HOLD, dtype=np.int8)
     state = 0
     for i in range(start, len(long_entry)):
-        if long_entry[i] and state != 1:
+        if long_entry[i] and (reenter or state != 1):
             out[i], state = LONG, 1
-        elif short_entry[i] and state != -1:
+        elif short_entry[i] and (reenter or state != -1):
             out[i], state = SHORT, -1
         elif (state == 1 and long_exit[i]) or (state == -1 and short_exit[i]):
             out[i], state = FLAT, 0

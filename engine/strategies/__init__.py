@@ -26,6 +26,7 @@ __all__ = [
     "available",
     "get",
     "reload",
+    "resolve",
 ]
 
 
@@ -61,6 +62,11 @@ def get(name: str) -> Strategy:
     except KeyError:
         names = ", ".join(strategies) or "none installed"
         raise ValueError(f"unknown strategy {name!r}; available: {names}") from None
+
+
+def resolve(strategy: str | Strategy) -> Strategy:
+    """Return ``strategy`` itself if it is a Strategy (one compiled from source), else get(it)."""
+    return strategy if isinstance(strategy, Strategy) else get(strategy)
 
 
 def _scan() -> dict[str, Strategy]:

@@ -22,6 +22,7 @@ import numpy as np
 
 from engine.candles import Candles
 from engine.signals import HOLD, SIGNAL_DTYPE
+from engine.simulator import SimConfig
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,14 @@ class Strategy:
                     f"for strategy {self.name!r}"
                 )
         return out
+
+    def configure(self, config: SimConfig, params: Mapping[str, object]) -> SimConfig:
+        """Return the simulation settings for a run with validated ``params``.
+
+        The built-ins take ``config`` as it is; a strategy that declares its own stops (see
+        engine.lang) replaces those settings with its values.
+        """
+        return config
 
     def warmup(self, params: Mapping[str, object] | None = None) -> int:
         """Return the first bar on which the strategy may act (1 + the most leading NaNs)."""

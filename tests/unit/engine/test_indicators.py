@@ -68,6 +68,7 @@ SINGLE = {
     # name: (fast function, reference, relative tolerance)
     "sma": (fast.sma, ref.sma, 1e-12),
     "ema": (fast.ema, ref.ema, 1e-12),
+    "wma": (fast.wma, ref.wma, 1e-12),
     "rsi": (fast.rsi, ref.rsi, 1e-11),
     "rolling_std": (fast.rolling_std, ref.rolling_std, 1e-10),
     "rolling_max": (fast.rolling_max, ref.rolling_max, 0.0),
@@ -168,6 +169,7 @@ def test_sma_of_a_flat_window_is_that_value_exactly():
         s = fast.sma(x, n)
         assert np.all(s[1000 + n - 1 : 1500] == 101.37)
     assert np.all(fast.rolling_std(x, 20)[1019:1500] == 0.0)
+    assert np.all(fast.wma(x, 20)[1019:1500] == 101.37)
     assert np.all(fast.ema(np.full(100, 0.3), 9)[8:] == 0.3)
 
 
@@ -214,7 +216,7 @@ def test_rsi_extremes_and_flat_prices():
 def test_nan_restarts_the_warm_up():
     x = _walk(40)
     x[10] = np.nan
-    for f in (fast.sma, fast.ema, fast.rolling_max, fast.rolling_std):
+    for f in (fast.sma, fast.ema, fast.wma, fast.rolling_max, fast.rolling_std):
         out = f(x, 5)
         assert np.isnan(out[10:15]).all() and not np.isnan(out[15:]).any()
         # The part after the gap is the indicator of that part alone.

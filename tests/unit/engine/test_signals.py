@@ -49,14 +49,24 @@ def test_crossover_is_strict_both_sides():
 
 @pytest.mark.parametrize("size", [0, 1, 2, 100, 10_000])
 @pytest.mark.parametrize("start", [0, 3])
-def test_position_events_match_reference(size, start):
+@pytest.mark.parametrize("reenter", [False, True])
+def test_position_events_match_reference(size, start, reenter):
     rng = np.random.default_rng(size)
     conds = [rng.random(size) < p for p in (0.1, 0.1, 0.3, 0.3)]
-    got = signals.position_events(*conds, start=start)
-    assert np.array_equal(got, ref.position_events(*conds, start))
-    # Orders only on changes: never the same order twice without another in between.
-    orders = got[got != signals.HOLD]
-    assert not np.any(orders[1:] == orders[:-1])
+    got = signals.position_events(*conds, start=start, reenter=reenter)
+    assert np.array_equal(got, ref.position_events(*conds, start, reenter))
+    if not reenter:
+        # Orders only on changes: never the same order twice without another in between.
+        orders = got[got != signals.HOLD]
+        assert not np.any(orders[1:] == orders[:-1])
+
+
+def test_reentering_entries_equal_crossover():
+    a, b = _lines(10_000, 3, nan=True)
+    cross = signals.crossover(a, b, 2)
+    got = signals.position_events(cross == 1, cross == -1, start=2, reenter=True)
+    assert np.array_equal(got, cross)
+    assert not np.array_equal(signals.position_events(cross == 1, cross == -1, start=2), cross)
 
 
 def test_position_events_rules():
