@@ -65,6 +65,14 @@ def position_events(
     from engine_ext import signals as _k
 
     n = len(np.asarray(long_entry))
+    if reenter and long_exit is None and short_exit is None:
+        # Without exits the position plays no part: one vectorised step instead of the loop.
+        long_entry, short_entry = (_as_flags(c, name, n).view(bool) for c, name in
+                                   ((long_entry, "long_entry"), (short_entry, "short_entry")))
+        out = long_entry.astype(SIGNAL_DTYPE)
+        out[short_entry & ~long_entry] = SHORT
+        out[: _start(start)] = HOLD
+        return out
     conds = [
         _as_flags(c if c is not None else np.zeros(n, dtype=bool), name, n)
         for c, name in (

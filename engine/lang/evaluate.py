@@ -89,8 +89,8 @@ class _Evaluation:
         if isinstance(node, t.Binary):
             out = _ARITHMETIC[node.op](self.number(node.left), self.number(node.right))
             return _finite(out)
-        if isinstance(node, t.Lookback):
-            return _shift(self.number(node.series), self.bars(node.bars), np.nan)
+        if isinstance(node, t.Lookback):  # of a series, or of a number in roc's expansion
+            return _shift(self.series(node.series), self.bars(node.bars), np.nan)
         assert isinstance(node, t.Call), node
         f = FUNCTIONS[node.function]
         if f.elementwise is not None:
@@ -125,7 +125,8 @@ class _Evaluation:
                 out = (out & part) if both else (out | part)
             return out
         if isinstance(node, t.Lookback):
-            return _shift(self.condition(node.series, negated), self.bars(node.bars), False)
+            flags = np.broadcast_to(self.condition(node.series, negated), len(self.candles))
+            return _shift(flags, self.bars(node.bars), False)
         assert isinstance(node, t.Call) and node.function in ("crossover", "crossunder"), node
         return self.cross(node, negated)
 

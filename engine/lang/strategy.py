@@ -48,6 +48,7 @@ class SourceStrategy(Strategy):
         self.description = program.description
         self.params = program.params
         self.constraints = program.constraints
+        self._warmups: dict[tuple, int] = {}
 
     def schema(self) -> dict[str, Any]:
         return {**super().schema(), "source_hash": self.source_hash}
@@ -61,6 +62,15 @@ class SourceStrategy(Strategy):
         return dataclasses.replace(config, **values)
 
     def _warmup(self, p: dict) -> int:
+        # asked several times per set in a sweep: remember it for the recent sets
+        key = tuple(p.values())
+        if key not in self._warmups:
+            if len(self._warmups) >= 1024:
+                self._warmups.clear()
+            self._warmups[key] = self._longest_lookback(p)
+        return self._warmups[key]
+
+    def _longest_lookback(self, p: dict) -> int:
         bars = lambda node: scalars.value(node, p)  # noqa: E731
         memo: dict = {}
         longest = max(lookback(node, bars, memo) for node in self.program.rules.values())

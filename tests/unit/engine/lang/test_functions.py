@@ -112,6 +112,9 @@ def test_lookback_is_the_value_k_bars_ago():
     np.testing.assert_array_equal(_values("(close > open)[2]"),
                                   np.r_[False, False, (C.close > C.open)[:-2]])
     assert np.isnan(_values("close[1000]")).all()
+    # a fixed value looked back on (roc of a number): a series, undefined before bar k
+    assert _values("roc(5, 1)")[:3].tolist()[1:] == [0.0, 0.0]
+    assert np.isnan(_values("roc(5, 1)")[0])
 
 
 def test_arithmetic_and_comparisons():
