@@ -30,11 +30,14 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz")
 
 
-def error_response(status: int, code: str, message: str, fields: dict | None = None, headers=None):
+def error_response(status: int, code: str, message: str, fields: dict | None = None, headers=None,
+                   problems: list | None = None):
     if wants_json():
         body = {"code": code, "message": message}
         if fields:
             body["fields"] = fields
+        if problems:  # a strategy source's mistakes, each with its line and column
+            body["problems"] = problems
         response = jsonify({"error": body})
     else:
         page = render_template("error.html", status=status, code=code, message=message)
@@ -55,6 +58,7 @@ def handle_quantgrid_error(err: QuantGridError):
         err.message,
         getattr(err, "fields", None),
         headers,
+        getattr(err, "problems", None),
     )
 
 

@@ -18,6 +18,7 @@ from quantgrid.db import users
 from quantgrid.db.models import Role
 from quantgrid.db.quotas import Limits
 from quantgrid.db.session import Database, ReadYourWrites
+from quantgrid.jobs.strategies import StrategyService
 from tasks.publisher import job_service
 
 csrf = CSRFProtect()
@@ -75,6 +76,7 @@ class Backend:
             "store": app.config.get("QG_CANDLE_STORE"),
             "inventory": None,
             "jobs": app.config.get("QG_JOB_SERVICE"),
+            "strategies": StrategyService(db, settings),
             "limits": Limits.from_settings(settings),
         }
 
@@ -117,6 +119,11 @@ class Backend:
         if ext["jobs"] is None:
             ext["jobs"] = job_service(ext["settings"], ext["db"])
         return ext["jobs"]
+
+    @property
+    def strategies(self) -> StrategyService:
+        """Checking, saving and resolving the strategies users write."""
+        return self._get("strategies")
 
 
 backend = Backend()

@@ -12,9 +12,11 @@ from typing import Any
 import click
 from tqdm import tqdm
 
+from cli.strategies import load_strategy_file
 from engine.backtest import run_backtest, trade_records
 from engine.metrics import METRIC_KEYS, json_safe
 from engine.simulator import DIRECTIONS, FILLS, SIZINGS, TRADE_DTYPE, SimConfig
+from engine.strategies import Strategy
 from engine.sweep import parse_grid, run_sweep
 from quantgrid.candles.csvfile import read_csv
 from quantgrid.errors import InvalidInput
@@ -97,6 +99,21 @@ def _config(kw: dict[str, Any]) -> SimConfig:
     )
 
 
+def _strategy_options(command: Callable) -> Callable:
+    command = click.option(
+        "--strategy-file", type=click.Path(dir_okay=False),
+        help="A strategy written in the strategy language (docs/strategy-language.md).",
+    )(command)
+    return click.option("--strategy", help="A built-in strategy's name, e.g. sma_cross.")(command)
+
+
+def _strategy(name: str | None, path: str | None) -> Strategy | str:
+    """The strategy to run: a built-in's name, or the one compiled from ``path``."""
+    if (name is None) == (path is None):
+        raise InvalidInput("give either --strategy NAME or --strategy-file FILE")
+    return name if path is None else load_strategy_file(path)
+
+
 def _params(pairs: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
@@ -110,16 +127,17 @@ def _params(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.command("backtest")
 @click.option("--csv", "csv_path", required=True, type=click.Path(dir_okay=False),
               help="OHLCV candles (Date/Time, Open, High, Low, Close[, Volume]).")
-@click.option("--strategy", required=True, help="A strategy name, e.g. sma_cross.")
+@_strategy_options
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A strategy parameter; repeat for each.")
 @_sim_options
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--trades", "trades_path", type=click.Path(dir_okay=False),
               help="Write every trade to this CSV file.")
-def backtest(csv_path, strategy, params, as_json, trades_path, **sim) -> None:
+def backtest(csv_path, strategy, strategy_file, params, as_json, trades_path, **sim) -> None:
     """Backtest one strategy with one set of parameters over a CSV file of candles."""
     config = _config(sim)
+    strategy = _strategy(strategy, strategy_file)
     candles = read_csv(csv_path)
     result = run_backtest(candles, strategy, _params(params), config)
     if trades_path:
@@ -128,7 +146,8 @@ def backtest(csv_path, strategy, params, as_json, trades_path, **sim) -> None:
         click.echo(json.dumps(result.to_dict(equity=False, trades=False), allow_nan=False))
         return
     p = ", ".join(f"{k}={v}" for k, v in result.params.items())
-    click.echo(f"{strategy} ({p}) over {len(candles)} candles, first order on bar {result.start}")
+    click.echo(f"{result.strategy} ({p}) over {len(candles)} candles, first order on bar"
+               f" {result.start}")
     width = max(len(label) for label in _LABELS.values())
     for key in METRIC_KEYS:
         click.echo(f"{_LABELS[key]:<{width}}  {_fmt(key, result.metrics[key])}")
@@ -137,7 +156,7 @@ def backtest(csv_path, strategy, params, as_json, trades_path, **sim) -> None:
 @click.command("sweep")
 @click.option("--csv", "csv_path", required=True, type=click.Path(dir_okay=False),
               help="OHLCV candles (Date/Time, Open, High, Low, Close[, Volume]).")
-@click.option("--strategy", required=True, help="A strategy name, e.g. sma_cross.")
+@_strategy_options
 @click.option("-g", "--grid", "grid", multiple=True, required=True,
               metavar="NAME=START:STOP:STEP|A,B,C",
               help="A parameter's values (stop included when the steps land on it); repeat.")
@@ -151,25 +170,27 @@ def backtest(csv_path, strategy, params, as_json, trades_path, **sim) -> None:
               help="Where to write the whole grid, one row per set, best first "
                    "[default: sweep-STRATEGY.csv].")
 @click.option("--json", "as_json", is_flag=True, help="Print the top sets as JSON.")
-def sweep(csv_path, strategy, grid, top, by, out_path, as_json, **sim) -> None:
+def sweep(csv_path, strategy, strategy_file, grid, top, by, out_path, as_json, **sim) -> None:
     """Backtest every combination of a parameter grid and rank them by a metric."""
     config = _config(sim)
+    strategy = _strategy(strategy, strategy_file)
+    name = strategy if isinstance(strategy, str) else strategy.name
     sets = parse_grid(grid, strategy)
     candles = read_csv(csv_path)
     if sets.dropped:
         click.echo(f"dropped {sets.dropped} invalid combination(s), e.g. {sets.drop_reason}",
                    err=True)
-    with tqdm(total=len(sets), unit=" sets", desc=f"sweep {strategy}", file=sys.stderr,
+    with tqdm(total=len(sets), unit=" sets", desc=f"sweep {name}", file=sys.stderr,
               mininterval=0.5, disable=None) as bar:
         result = run_sweep(candles, strategy, sets, config,
                            progress=lambda done, total: bar.update(done - bar.n))
     order = result.ranked(by)
-    out_path = out_path or f"sweep-{strategy}.csv"
+    out_path = out_path or f"sweep-{name}.csv"
     _write_csv(out_path, result.rows(order), [*result.params[0], *METRIC_KEYS])
     click.echo(f"wrote the whole grid ({len(sets)} rows, best first) to {out_path}", err=True)
     best = result.rows(order[:top])
     if as_json:
-        out = {"strategy": strategy, "by": by, "sets": len(sets), "dropped": sets.dropped,
+        out = {"strategy": name, "by": by, "sets": len(sets), "dropped": sets.dropped,
                "top": [json_safe(r) for r in best]}
         click.echo(json.dumps(out, allow_nan=False))
         return

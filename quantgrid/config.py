@@ -47,6 +47,10 @@ class Settings:
     quota_max_queued_jobs: int
     quota_max_sweep_size: int
     quota_max_candles_per_job: int
+    # Saved strategies per user, and the characters of one strategy's source (at most the
+    # language's own limit, engine.lang.LIMITS).
+    quota_max_strategies: int
+    quota_max_strategy_chars: int
     # Web: the session-signing key (None: one is generated and kept in var_dir/secret_key),
     # cookies marked Secure behind HTTPS, proxies in front (ProxyFix), request size limit.
     secret_key: str | None = None
@@ -111,6 +115,8 @@ class Settings:
             quota_max_queued_jobs=_int(env, "QUOTA_MAX_QUEUED_JOBS", 100),
             quota_max_sweep_size=_int(env, "QUOTA_MAX_SWEEP_SIZE", 50_000),
             quota_max_candles_per_job=_int(env, "QUOTA_MAX_CANDLES_PER_JOB", 5_000_000),
+            quota_max_strategies=_int(env, "QUOTA_MAX_STRATEGIES", 50),
+            quota_max_strategy_chars=_int(env, "QUOTA_MAX_STRATEGY_CHARS", 20_000),
             gunicorn_bind=env.get("GUNICORN_BIND") or "127.0.0.1:8000",
             forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1",
             gunicorn_workers=_int(env, "GUNICORN_WORKERS", available_cores()),

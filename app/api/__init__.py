@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from app.api import views  # noqa: E402,F401  (registers the routes on bp)
+from app.api import strategies, views  # noqa: E402,F401  (they register the routes on bp)

@@ -41,6 +41,8 @@ _ERRORS = {
     "400": _json(_ref("Error"), "The request is not valid"),
     "401": _json(_ref("Error"), "No valid token or session"),
     "404": _json(_ref("Error"), "No such object (or not yours)"),
+    "409": _json(_ref("Error"), "It conflicts with what is stored (a name taken)"),
+    "429": _json(_ref("Error"), "A quota would be exceeded"),
     "503": _json(_ref("Error"), "A service is unavailable; see Retry-After"),
     "default": _json(_ref("Error"), "Another error"),
 }
@@ -60,6 +62,12 @@ _REQUEST_ID = {"name": "X-Request-Id", "in": "header", "schema": {"type": "strin
 def _id(name: str) -> dict:
     return {"name": name, "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+
+
+_NAME = {"name": "name", "in": "path", "required": True,
+         "schema": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,63}$"}}
+_OWNER = {"name": "owner", "in": "query", "description": "Admins: another user's id",
+          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
 def _op(summary: str, ok: dict, *, params=(), body: str | None = None, status="200",
@@ -105,7 +113,12 @@ def _schemas() -> dict:
         },
     }
     request_common = {
-        "strategy": {"type": "string", "example": "sma_cross"},
+        "strategy": {"type": "string", "example": "sma_cross",
+                     "description": "A built-in's name or one of your saved strategies"},
+        "strategy_version": {"type": "integer", "minimum": 1, "nullable": True,
+                             "description": "A saved strategy's version; omitted: the latest"},
+        "source": {"type": "string", "nullable": True,
+                   "description": "A strategy's source, inline (instead of strategy)"},
         "symbol": {"type": "string", "example": "DEMO"},
         "timeframe": {"type": "string", "example": "1h"},
         "start": _DATE, "end": _END_DATE, "settings": settings,
@@ -116,7 +129,12 @@ def _schemas() -> dict:
             "type": "object", "required": ["code", "message"],
             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                            "fields": {"type": "object",
-                                      "additionalProperties": {"type": "string"}}}}}},
+                                      "additionalProperties": {"type": "string"}},
+                           "problems": {"type": "array", "items": {
+                               "type": "object", "required": ["line", "column", "message"],
+                               "properties": {"line": {"type": "integer"},
+                                              "column": {"type": "integer"},
+                                              "message": {"type": "string"}}}}}}}},
         "Me": {"type": "object", "required": ["id", "username", "role"],
                "properties": {"id": {"type": "integer"}, "username": {"type": "string"},
                               "role": {"type": "string", "enum": ["user", "admin"]}}},
@@ -146,14 +164,14 @@ def _schemas() -> dict:
         "SweepPage": _page_of("Sweep"),
         "JobPage": _page_of("JobLine"),
         "BacktestRequest": {
-            "type": "object", "required": ["strategy", "symbol", "timeframe", "start", "end"],
+            "type": "object", "required": ["symbol", "timeframe", "start", "end"],
             "properties": {**request_common, "params": {
                 "type": "object", "example": {"fast": 10, "slow": 30}, "nullable": True,
                 "description": "Omitted ones (or all, when null) take the strategy's defaults.",
                 "additionalProperties": {"type": "number"}}}},
         "SweepRequest": {
             "type": "object",
-            "required": ["strategy", "symbol", "timeframe", "start", "end", "grid"],
+            "required": ["symbol", "timeframe", "start", "end", "grid"],
             "properties": {**request_common,
                            "metric": {"type": "string", "enum": list(METRIC_KEYS),
                                       "default": "sharpe",
@@ -215,6 +233,21 @@ def _schemas() -> dict:
                                                       "constraints": {
                                                           "type": "array",
                                                           "items": {"type": "object"}}}}}}},
+        "StrategySource": {"type": "object", "required": ["source"], "properties": {
+            "source": {"type": "string", "description": "docs/strategy-language.md"}}},
+        "StrategyCreate": {"type": "object", "required": ["name", "source"], "properties": {
+            "name": {"type": "string", "example": "my_cross"},
+            "source": {"type": "string", "description": "docs/strategy-language.md"}}},
+        "StrategyCheck": {"type": "object", "required": ["name", "params"], "properties": {
+            "name": {"type": "string"}, "params": {"type": "array", "items": {"type": "object"}},
+            "source_hash": {"type": "string"}}},
+        "StrategyVersion": {"type": "object", "required": ["name", "version", "id", "params"],
+                            "properties": {"name": _NSTR, "version": {"type": "integer"},
+                                           "id": {"type": "integer"},
+                                           "source_hash": {"type": "string"},
+                                           "source": {"type": "string"},
+                                           "params": {"type": "array",
+                                                      "items": {"type": "object"}}}},
         "Symbols": {"type": "object", "required": ["items"], "properties": {"items": {
             "type": "array", "items": {"type": "object",
                                        "required": ["symbol", "timeframes"],
@@ -248,8 +281,41 @@ def document() -> dict:
         "paths": {
             "/me": {"get": _op("Who the token belongs to", _json(_ref("Me")),
                                errors=("401",))},
-            "/strategies": {"get": _op("Strategies and their parameter schemas",
-                                       _json(_ref("Strategies")), errors=("401",))},
+            "/strategies": {
+                "get": _op("The built-in strategies, then your saved ones (an admin: everyone's"
+                           " with all=1)", _json(_ref("Strategies")),
+                           params=[{"name": "all", "in": "query",
+                                    "schema": {"type": "string", "enum": ["1"]}}],
+                           errors=("401", "503")),
+                "post": _op("Save a new strategy (version 1); 400 lists each problem of its"
+                            " source with its line and column", _json(_ref("StrategyVersion"),
+                                                                      "Saved"),
+                            body="StrategyCreate", status="201",
+                            errors=("400", "401", "409", "429", "503")),
+            },
+            "/strategies/check": {"post": _op(
+                "Check a strategy's source without saving it: its parameters, or 400 with"
+                " each problem's line and column", _json(_ref("StrategyCheck")),
+                body="StrategySource", errors=("400", "401", "429"))},
+            "/strategies/{name}": {
+                "get": _op("A saved strategy: its latest version with the source, and every"
+                           " version", _json(_ref("StrategyVersion")),
+                           params=[_NAME, _OWNER]),
+                "delete": _op("Delete a saved strategy (jobs that ran it keep its source)",
+                              _json({"type": "object"}), params=[_NAME],
+                              errors=("401", "404", "503")),
+            },
+            "/strategies/{name}/versions": {"post": _op(
+                "Save a new version of a strategy", _json(_ref("StrategyVersion"), "Saved"),
+                params=[_NAME], body="StrategySource", status="201",
+                errors=("400", "401", "404", "429", "503"))},
+            "/strategies/{name}/versions/{version}": {"get": _op(
+                "One version of a saved strategy", _json(_ref("StrategyVersion")),
+                params=[_NAME, {**_id("version"), "schema": {"type": "integer", "minimum": 1}},
+                        _OWNER])},
+            "/strategy-versions/{version_id}": {"get": _op(
+                "The strategy version a job ran (saved, inline or deleted since)",
+                _json(_ref("StrategyVersion")), params=[_id("version_id")])},
             "/symbols": {"get": _op("Symbols and timeframes the candle store holds",
                                     _json(_ref("Symbols")), errors=("401", "503"))},
             "/jobs": {"get": _op("Your backtests and sweeps, newest first",

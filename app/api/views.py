@@ -9,7 +9,6 @@ from app.api.openapi import document
 from app.auth import api_viewer
 from app.extensions import backend, csrf, rw
 from app.present import candles_dict, equity_dict, job_dict, report_dict
-from engine import strategies
 from engine.metrics import METRIC_KEYS
 from quantgrid.db import backtests as bt
 from quantgrid.db import results, sweeps, web
@@ -38,6 +37,11 @@ def _page() -> tuple[int, int]:
     return _int_arg("limit", 20, 1, bt.MAX_PAGE), _int_arg("offset", 0, 0, 10**9)
 
 
+def _chooser(viewer):
+    """Resolves a job request's strategy: a built-in, one of the viewer's saved ones, or source."""
+    return backend.strategies.chooser(viewer, rw())
+
+
 def _json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -55,12 +59,6 @@ def openapi():
 def me():
     user = api_viewer()
     return {"id": user.id, "username": user.username, "role": user.role}
-
-
-@bp.get("/strategies")
-def list_strategies():
-    api_viewer()
-    return {"items": [s.schema() for s in strategies.available().values()]}
 
 
 @bp.get("/symbols")
@@ -98,7 +96,7 @@ def list_jobs():
 @bp.post("/backtests")
 def create_backtest():
     viewer = api_viewer()
-    spec = backtest_spec(_json_body(), backend.inventory)
+    spec = backtest_spec(_json_body(), backend.inventory, _chooser(viewer))
     job = backend.jobs.submit_backtest(
         viewer.id, spec, rw=rw(), request_id=request.headers.get("X-Request-Id")
     )
@@ -171,7 +169,7 @@ def backtest_candles(job_id: int):
 def preview_sweep():
     """How many combinations a sweep request makes, and whether the user's quota allows it."""
     viewer = api_viewer()
-    checked = sweep_request(_json_body(), backend.inventory)
+    checked = sweep_request(_json_body(), backend.inventory, _chooser(viewer))
     combos = checked.combinations
     limit = backend.db.run_read(
         lambda s: backend.limits.for_user(_user_row(s, viewer.id)).max_sweep_size, rw=rw()
@@ -190,7 +188,7 @@ def _user_row(s, user_id):
 @bp.post("/sweeps")
 def create_sweep():
     viewer = api_viewer()
-    checked = sweep_request(_json_body(), backend.inventory)
+    checked = sweep_request(_json_body(), backend.inventory, _chooser(viewer))
     sweep = backend.jobs.submit_sweep(viewer.id, checked, rw=rw(),
                                         request_id=request.headers.get("X-Request-Id"))
     return jsonify(job_dict(sweep)), 201, {"Location": f"/api/v1/sweeps/{sweep.id}"}

@@ -12,27 +12,20 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from quantgrid.db import quotas, tasked
 from quantgrid.db.errors import InvalidTransition, JobNotFound
-from quantgrid.db.models import FINISHED, UNFINISHED, Backtest, Result, Status, Sweep, User
+from quantgrid.db.models import FINISHED, UNFINISHED, Backtest, Result, Status, Sweep
+from quantgrid.db.owners import Viewer, lock_user
+from quantgrid.db.strategies import inline_version
 from quantgrid.errors import InvalidInput
 from quantgrid.timeframes import Timeframe
 
 MAX_PAGE = 200
-
-
-class Viewer(Protocol):
-    """Who is looking: a user sees their own jobs, an admin sees every job."""
-
-    id: int
-
-    @property
-    def is_admin(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -50,6 +43,11 @@ class JobSpec:
     end: datetime
     params: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    # A user strategy: the saved version it runs, or its inline source (stored at submission),
+    # and the source's hash (part of the result's fingerprint). None for a built-in.
+    strategy_version_id: int | None = None
+    source: str | None = None
+    source_hash: str | None = None
 
     def __post_init__(self) -> None:
         """Raise InvalidInput for what the data layer can tell is wrong."""
@@ -71,7 +69,7 @@ class JobSpec:
     def params_hash(self, params: dict[str, Any] | None = None) -> str:
         """SHA-256 of the request minus the candles and engine (see Result.fingerprint)."""
         return params_hash(
-            self.strategy,
+            strategy_key(self.strategy, self.source_hash),
             self.params if params is None else params,
             self.symbol,
             self.timeframe,
@@ -95,23 +93,18 @@ def params_hash(strategy, params, symbol, timeframe, start, end, settings) -> st
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def backtest_params_hash(job: Backtest) -> str:
+def strategy_key(name: str, source_hash: str | None) -> str:
+    """What a result's fingerprint knows of the strategy: a built-in's name, or a user
+    strategy's name and source hash (another version is another strategy)."""
+    return name if source_hash is None else f"{name}@{source_hash}"
+
+
+def backtest_params_hash(job: Backtest, source_hash: str | None = None) -> str:
+    """The params hash of a stored backtest (``source_hash``: of its user strategy's source)."""
     return params_hash(
-        job.strategy, job.params, job.symbol, job.timeframe, job.start_at, job.end_at, job.settings
-    )
-
-
-def lock_user(session: Session, user_id: int) -> User:
-    """Lock the user's row (PostgreSQL) so concurrent submissions see each other's counts."""
-    user = session.scalar(
-        sa.select(User)
-        .where(User.id == user_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if user is None:
-        raise InvalidInput(f"no user with id {user_id}")
-    return user
+        strategy_key(job.strategy, source_hash), job.params, job.symbol, job.timeframe,
+        job.start_at, job.end_at, job.settings,
+    )  # fmt: skip
 
 
 def submit_backtest(
@@ -150,10 +143,19 @@ def submit_backtest(
         end_at=spec.end,
         settings=spec.settings,
         task_id=task_id or str(uuid.uuid4()),
+        strategy_version_id=strategy_version(session, user.id, spec),
     )
     session.add(job)
     session.flush()
     return job, True
+
+
+def strategy_version(session: Session, owner_id: int, spec: JobSpec) -> int | None:
+    """The user strategy version a job of ``spec`` runs: the saved one it names, or the row of
+    its inline source (made in the submission's transaction); None for a built-in."""
+    if spec.source is None:
+        return spec.strategy_version_id
+    return inline_version(session, owner_id, spec.source, spec.source_hash).id
 
 
 def get_backtest(session: Session, job_id: int, viewer: Viewer | None = None) -> Backtest:

@@ -120,6 +120,32 @@ class ApiToken(_Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class UserStrategy(_Model):
+    """One version of a strategy a user wrote in the strategy language (docs/strategy-language.md).
+
+    A saved strategy is every row of one ``(owner_id, name)``; each change adds a version.
+    Source sent inline with a job is kept as a row without a name (one per owner and source),
+    so every job of a user strategy points at the exact source it ran. Deleting a strategy
+    hides its versions (``deleted_at``); the jobs that ran them still show their source.
+    """
+
+    __tablename__ = "user_strategies"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str | None] = mapped_column(sa.String(64))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    source: Mapped[str] = mapped_column(sa.Text)
+    source_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        sa.UniqueConstraint("owner_id", "name", "version", name="uq_user_strategies_version"),
+        sa.Index("ix_user_strategies_owner_id_source_hash", "owner_id", "source_hash"),
+    )
+
+
 class Sweep(_Model):
     """A parameter grid over one strategy, symbol and range, evaluated in chunks.
 
@@ -157,6 +183,10 @@ class Sweep(_Model):
     # Derived from the submitting request's X-Request-Id: a submission NGINX retried on another
     # API instance finds the sweep the first attempt created (backtests use their task_id).
     request_key: Mapped[str | None] = mapped_column(sa.String(64))
+    # The user strategy version this sweep runs (None: ``strategy`` names a built-in).
+    strategy_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_strategies.id", ondelete="RESTRICT")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -230,6 +260,10 @@ class Backtest(_Model):
     sweep_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sweeps.id", ondelete="SET NULL"))
     # The fingerprint of the result this backtest points at (its own, or a reused identical one).
     result_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
+    # The user strategy version this backtest runs (None: ``strategy`` names a built-in).
+    strategy_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_strategies.id", ondelete="RESTRICT")
+    )
 
     __table_args__ = (
         sa.Index("ix_backtests_owner_id_id", "owner_id", "id"),

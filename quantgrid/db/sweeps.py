@@ -27,6 +27,7 @@ from quantgrid.db.backtests import (
     _page,
     _visible,
     lock_user,
+    strategy_version,
 )
 from quantgrid.db.codec import plain_metrics
 from quantgrid.db.errors import InvalidTransition, JobNotFound
@@ -93,6 +94,7 @@ def submit_sweep(
         n_failed=0,
         n_cancelled=0,
         request_key=request_key,
+        strategy_version_id=strategy_version(session, user.id, spec),
     )
     session.add(sweep)
     session.flush()

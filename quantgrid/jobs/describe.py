@@ -22,6 +22,8 @@ def describe(job: Backtest | Sweep) -> dict[str, Any]:
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "error": job.error,
+        # A user strategy's version (GET /api/v1/strategy-versions/<id> shows its source).
+        "strategy_version_id": job.strategy_version_id,
     }
     if isinstance(job, Sweep):
         return {

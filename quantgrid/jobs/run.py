@@ -26,10 +26,13 @@ from quantgrid.candles.store import CandleStore
 from quantgrid.config import Settings
 from quantgrid.db import backtests as bt
 from quantgrid.db import results, sweeps
+from quantgrid.db import strategies as saved
 from quantgrid.db.errors import DatabaseUnavailable
+from quantgrid.db.models import UserStrategy
 from quantgrid.db.session import Database
 from quantgrid.errors import QuantGridError
 from quantgrid.jobs.spec import sim_config
+from quantgrid.jobs.strategies import strategy_of
 
 logger = logging.getLogger(__name__)
 
@@ -118,11 +121,20 @@ def _failed(res: Resources, attempt: Attempt, err: Exception, fail: Callable, ro
                    candles=0 if candles is None else len(candles))  # fmt: skip
 
 
+def _user_version(session, job) -> UserStrategy | None:
+    """The user strategy version ``job`` (a started backtest or sweep) runs; None for a
+    built-in (no statement then: a built-in's run stays at two transactions)."""
+    if job is None or job.strategy_version_id is None:
+        return None
+    return saved.get_by_id(session, job.strategy_version_id)
+
+
 # -- backtests ----------------------------------------------------------------------------------
 def run_backtest(res: Resources, job_id: int, attempt: Attempt) -> Outcome:
     """Run backtest ``job_id`` and store its result once."""
     with res.db.write() as s:
         job = bt.start_backtest(s, job_id, attempt.worker, attempt.task_id)
+        version = _user_version(s, job)
     if job is None:
         return Outcome("skipped", "skipped: already finished or cancelled")
     lost = lost_too_often(job.attempts, attempt.retries, res.settings.task_max_worker_lost)
@@ -132,12 +144,13 @@ def run_backtest(res: Resources, job_id: int, attempt: Attempt) -> Outcome:
     candles = None
     try:
         candles = res.store().read(job.symbol, job.timeframe, job.start_at, job.end_at)
-        out = engine_backtest(candles, job.strategy, job.params, sim_config(job.settings))
+        strategy = job.strategy if version is None else strategy_of(version)
+        out = engine_backtest(candles, strategy, job.params, sim_config(job.settings))
         with res.db.write() as s:
             fingerprint = results.store_result(
                 s,
                 backtest_id=job_id,
-                params_hash=bt.backtest_params_hash(job),
+                params_hash=bt.backtest_params_hash(job, version and version.source_hash),
                 candles_fingerprint=results.candles_fingerprint(candles),
                 engine_version=res.engine_version,
                 metrics=out.metrics,
@@ -178,6 +191,7 @@ def run_sweep_chunk(res: Resources, chunk_id: int, attempt: Attempt) -> Outcome:
         if chunk is None:
             return Outcome("skipped", "skipped: already finished or cancelled")
         sweep = sweeps.get_sweep(s, chunk.sweep_id)
+        version = _user_version(s, sweep)
     lost = lost_too_often(chunk.attempts, attempt.retries, res.settings.task_max_worker_lost)
     if lost:
         fail_chunk(res, chunk_id, lost)
@@ -185,7 +199,8 @@ def run_sweep_chunk(res: Resources, chunk_id: int, attempt: Attempt) -> Outcome:
     candles = None
     try:
         candles = res.store().read(sweep.symbol, sweep.timeframe, sweep.start_at, sweep.end_at)
-        out = run_sweep(candles, sweep.strategy, chunk.params, sim_config(sweep.settings))
+        strategy = sweep.strategy if version is None else strategy_of(version)
+        out = run_sweep(candles, strategy, chunk.params, sim_config(sweep.settings))
         metrics = {name: out.column(name).tolist() for name in out.columns}
         with res.db.write() as s:
             sweeps.set_sweep_provenance(

@@ -9,17 +9,18 @@ service and the data layer take what it returns as it is. Every mistake is repor
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine import strategies
 from engine.metrics import METRIC_KEYS
 from engine.simulator import SimConfig
+from engine.strategies import Strategy
 from engine.sweep import ParamGrid, parse_grid
 from quantgrid.db.backtests import JobSpec
 from quantgrid.errors import InvalidInput
+from quantgrid.jobs.strategies import Chosen, InvalidStrategySource, builtin
 from quantgrid.timeframes import OFFERED, Timeframe
 
 SETTINGS_DEFAULTS = dataclasses.asdict(SimConfig())
@@ -30,6 +31,8 @@ _CHOICE_SETTINGS = ("sizing", "direction", "fill")
 # built in the request, so this bounds its time and memory (about a second and 30 MB) whatever
 # is posted. Users' quotas (QUOTA_MAX_SWEEP_SIZE, 50,000 by default) apply after dropping.
 MAX_GRID_COMBINATIONS = 250_000
+# Resolves the strategy a request names (see quantgrid.jobs.strategies).
+Chooser = Callable[[Mapping[str, Any]], Chosen]
 
 
 class FormInvalid(InvalidInput):
@@ -141,16 +144,16 @@ def _number(value: Any) -> float | None:
     return out if out == out and out not in (float("inf"), float("-inf")) else None
 
 
-def _common(data: Mapping[str, Any], inventory, errors: dict[str, str]):
-    strategy = None
-    name = data.get("strategy")
-    if not isinstance(name, str) or not name:
-        errors["strategy"] = "choose a strategy"
-    else:
-        try:
-            strategy = strategies.get(name)
-        except ValueError as err:
-            errors["strategy"] = str(err)
+def _common(data: Mapping[str, Any], inventory, errors: dict[str, str], choose: Chooser):
+    """Check what a backtest and a sweep share; a strategy source with mistakes raises
+    InvalidStrategySource (its problems by line and column) rather than a field error."""
+    chosen = None
+    try:
+        chosen = choose(data)
+    except InvalidStrategySource:
+        raise
+    except InvalidInput as err:
+        errors["source" if data.get("source") is not None else "strategy"] = err.message
     where, unknown = _series_fields(data, series_choices(inventory))
     if unknown:  # the cached inventory may predate an import: ask the store before refusing
         inventory.invalidate()
@@ -158,7 +161,13 @@ def _common(data: Mapping[str, Any], inventory, errors: dict[str, str]):
     symbol, timeframe, start, end, where_errors = where
     errors.update(where_errors)
     settings = parse_settings(data.get("settings"), errors)
-    return strategy, symbol, timeframe, start, end, settings
+    return chosen, symbol, timeframe, start, end, settings
+
+
+def _spec(chosen: Chosen, symbol, timeframe, start, end, params, settings) -> JobSpec:
+    return JobSpec(chosen.strategy.name, symbol, timeframe, start, end, params, settings,
+                   strategy_version_id=chosen.version_id, source=chosen.source,
+                   source_hash=chosen.source_hash)  # fmt: skip
 
 
 def _series_fields(data: Mapping[str, Any], series: dict[str, dict[str, Any]]):
@@ -197,12 +206,17 @@ def _series_fields(data: Mapping[str, Any], series: dict[str, dict[str, Any]]):
     return (symbol, timeframe, start, end, errors), unknown
 
 
-def backtest_spec(data: Mapping[str, Any], inventory) -> JobSpec:
-    """Check a backtest request; raise FormInvalid with a message per bad field."""
+def backtest_spec(data: Mapping[str, Any], inventory, choose: Chooser = builtin) -> JobSpec:
+    """Check a backtest request; raise FormInvalid with a message per bad field.
+
+    ``choose`` resolves the strategy the request names (built-ins only by default; the web app
+    passes the user's ``StrategyService.chooser``, which also knows saved and inline ones).
+    """
     if not isinstance(data, Mapping):
         raise InvalidInput("the request body must be a JSON object")
     errors: dict[str, str] = {}
-    strategy, symbol, timeframe, start, end, settings = _common(data, inventory, errors)
+    chosen, symbol, timeframe, start, end, settings = _common(data, inventory, errors, choose)
+    strategy = chosen.strategy if chosen is not None else None
     params = data.get("params")
     if params is None:  # null or absent: the strategy's defaults (false or "" are refused)
         params = {}
@@ -227,7 +241,7 @@ def backtest_spec(data: Mapping[str, Any], inventory) -> JobSpec:
                 errors[f"params.{bad}" if bad else "params"] = str(err)
     if errors:
         raise FormInvalid(errors)
-    return JobSpec(strategy.name, symbol, timeframe, start, end, checked, settings)
+    return _spec(chosen, symbol, timeframe, start, end, checked, settings)
 
 
 def grid_specs(grid: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
@@ -258,34 +272,35 @@ class SweepRequest:
     metric: str
 
 
-def sweep_request(data: Mapping[str, Any], inventory) -> SweepRequest:
+def sweep_request(data: Mapping[str, Any], inventory, choose: Chooser = builtin) -> SweepRequest:
     """Check a sweep request and expand its grid (once: the service takes it as it is)."""
     if not isinstance(data, Mapping):
         raise InvalidInput("the request body must be a JSON object")
     errors: dict[str, str] = {}
-    strategy, symbol, timeframe, start, end, settings = _common(data, inventory, errors)
+    chosen, symbol, timeframe, start, end, settings = _common(data, inventory, errors, choose)
+    strategy = chosen.strategy if chosen is not None else None
     grid = data.get("grid")
     combos, specs = None, []
     if not isinstance(grid, Mapping) or not grid:
         errors["grid"] = "give at least one parameter as a range (5:50:5) or a list (5,10,20)"
     elif strategy is not None:
         specs = grid_specs(grid, errors)
-        combos = expand_grid(strategy.name, specs, errors)
+        combos = expand_grid(strategy, specs, errors)
     metric = data.get("metric", "sharpe")
     if not isinstance(metric, str) or metric not in METRIC_KEYS:
         errors["metric"] = f"unknown metric {metric!r}; choose one of {', '.join(METRIC_KEYS)}"
     if errors:
         raise FormInvalid(errors)
-    spec = JobSpec(strategy.name, symbol, timeframe, start, end, {}, settings)
+    spec = _spec(chosen, symbol, timeframe, start, end, {}, settings)
     return SweepRequest(spec, specs, combos, metric)
 
 
-def expand_grid(strategy_name: str, specs: list[str], errors: dict[str, str]):
+def expand_grid(strategy: Strategy | str, specs: list[str], errors: dict[str, str]):
     """Expand the grid with the strategy's checks; record a field error and return None if bad."""
     if errors:
         return None
     try:
-        return parse_grid(specs, strategy_name, max_combinations=MAX_GRID_COMBINATIONS)
+        return parse_grid(specs, strategy, max_combinations=MAX_GRID_COMBINATIONS)
     except ValueError as err:
         message = str(err)
         names = [s.partition("=")[0] for s in specs]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.api import bp
@@ -227,6 +229,7 @@ def test_openapi_describes_exactly_the_routes(app, api):
         if rule.endpoint.startswith(bp.name + ".") and rule.endpoint != "api.openapi":
             path = rule.rule.removeprefix("/api/v1").replace("<id:job_id>", "{backtest_id}")
             path = path.replace("<id:sweep_id>", "{sweep_id}")
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", path)
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 routes.add((path, method.lower()))
     described = {(p, m) for p, ops in doc["paths"].items() for m in ops}
