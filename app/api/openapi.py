@@ -311,7 +311,7 @@ def document() -> dict:
                 errors=("400", "401", "404", "429", "503"))},
             "/strategies/{name}/versions/{version}": {"get": _op(
                 "One version of a saved strategy", _json(_ref("StrategyVersion")),
-                params=[_NAME, {**_id("version"), "schema": {"type": "integer", "minimum": 1}},
+                params=[_NAME, _id("version"),
                         _OWNER])},
             "/strategy-versions/{version_id}": {"get": _op(
                 "The strategy version a job ran (saved, inline or deleted since)",

@@ -91,6 +91,8 @@ def show_strategy(name: str):
 @bp.get("/strategies/<name>/versions/<int:version>")
 def show_strategy_version(name: str, version: int):
     viewer = api_viewer()
+    if version > MAX_ID:  # the column's range: no such version
+        raise saved.StrategyNotFound(f"you have no strategy {name!r} version {version}")
     row = backend.db.run_read(saved.get_version, viewer, name, version,
                               _owner(viewer), rw=rw())  # fmt: skip
     return version_dict(row)

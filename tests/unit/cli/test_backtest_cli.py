@@ -13,17 +13,9 @@ import pytest
 from cli import main
 from engine.backtest import run_backtest
 from engine.simulator import SimConfig
-from quantgrid.candles.csvfile import read_csv, write_csv
-from tests.unit.engine.sim_data import random_walk
+from quantgrid.candles.csvfile import read_csv
 
 QUANTGRID = Path(sys.executable).with_name("quantgrid")
-
-
-@pytest.fixture(scope="module")
-def candles_csv(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("cli") / "candles.csv"
-    write_csv(random_walk(600, 21, vol=0.02), path)
-    return path
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

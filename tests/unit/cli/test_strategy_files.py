@@ -9,7 +9,7 @@ import json
 import pytest
 
 from engine.lang import example
-from tests.unit.cli.test_backtest_cli import candles_csv, run  # noqa: F401  (fixture)
+from tests.unit.cli.test_backtest_cli import run
 
 SOURCE = example("sma_cross")
 
