@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import click
 
-from engine.lang import StrategySourceError, compile_strategy
+from engine.lang import LIMITS
 from engine.strategies import Strategy
 from quantgrid.errors import InvalidInput
-from quantgrid.jobs.strategies import InvalidStrategySource
+from quantgrid.jobs.strategies import InvalidStrategySource, check_source
 
 
 def load_strategy_file(path: str) -> Strategy:
@@ -23,10 +23,7 @@ def load_strategy_file(path: str) -> Strategy:
     except (OSError, UnicodeDecodeError) as err:
         raise InvalidInput(f"cannot read the strategy file {path}: {err}") from None
     name = click.format_filename(path).rsplit("/", 1)[-1].rsplit(".", 1)[0] or "custom"
-    try:
-        return compile_strategy(source, name)
-    except StrategySourceError as err:
-        raise InvalidStrategySource(err) from None
+    return check_source(source, LIMITS["source_chars"], name)
 
 
 @click.group("strategies")

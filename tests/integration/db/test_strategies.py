@@ -40,7 +40,8 @@ def test_names_are_per_owner_and_others_see_nothing(db, alice, bob, admin):
         with pytest.raises(saved.StrategyNotFound):
             saved.get_version(s, _Viewer(bob.id), "x", owner_id=alice.id)
         assert saved.get_version(s, _Viewer(admin.id, True), "x", owner_id=alice.id).source == "a"
-        assert len(saved.list_strategies(s, _Viewer(admin.id, True))) == 2
+        assert len(saved.list_strategies(s, _Viewer(admin.id, True), everyone=True)) == 2
+        assert saved.list_strategies(s, _Viewer(admin.id, True)) == []  # an admin's own
 
 
 def test_delete_hides_every_version_but_a_job_keeps_its_source(db, alice, limits):
