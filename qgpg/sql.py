@@ -128,6 +128,10 @@ PURGE_ALL = sa.text("DELETE FROM broker_message WHERE queue = :queue")
 TOUCH_QUEUES = sa.text(
     "UPDATE broker_queue SET last_seen = now() WHERE name = ANY(:names) RETURNING name"
 )
+# A get is use of a queue, as on RabbitMQ and Redis; only a queue that can expire needs the write.
+TOUCH_EXPIRING_QUEUE = sa.text(
+    "UPDATE broker_queue SET last_seen = now() WHERE name = :name AND expires_ms IS NOT NULL"
+)
 REAP_LEASES = sa.text(
     "UPDATE broker_message SET owner = NULL, leased_until = NULL WHERE leased_until < now()"
 )

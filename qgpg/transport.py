@@ -444,6 +444,9 @@ class Channel(virtual.Channel):
         return messages[0]
 
     def basic_get(self, queue, no_ack=False, **kwargs):
+        # A client that polls an x-expires queue with get (and no consumer, whose keeper would
+        # refresh it) keeps it alive, even finding it empty, as on RabbitMQ and Redis.
+        self._execute(sql.TOUCH_EXPIRING_QUEUE, {"name": queue})
         messages = self._fetch(queue, 1, no_ack=no_ack)
         if not messages:
             return None
