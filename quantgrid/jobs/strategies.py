@@ -132,6 +132,8 @@ class StrategyService:
         elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise InvalidInput("strategy_version must be a version number (1, 2, ...)")
         name = data.get("strategy")
+        if not isinstance(name, str) or not name:
+            raise InvalidInput("choose a strategy, or send its source")
         try:
             row = self.db.run_read(saved.get_version, viewer, name, version, rw=rw)
         except saved.StrategyNotFound as err:
