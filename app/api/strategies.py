@@ -36,19 +36,10 @@ def version_dict(row: UserStrategy, with_source: bool = True) -> dict:
 def list_strategies():
     """The built-ins, then the caller's saved strategies (everyone's for an admin with all=1)."""
     viewer = api_viewer()
-    listing = viewer if request.args.get("all") == "1" else _Own(viewer)
-    rows = backend.db.run_read(saved.list_strategies, listing, rw=rw())
+    own = request.args.get("all") != "1"
+    rows = backend.db.run_read(saved.list_strategies, viewer, own, rw=rw())
     return {"items": [{**s.schema(), "saved": False} for s in builtins.available().values()]
             + [version_dict(r, with_source=False) for r in rows]}  # fmt: skip
-
-
-class _Own:
-    """A viewer seen as an ordinary user: the list of their own strategies only."""
-
-    is_admin = False
-
-    def __init__(self, viewer) -> None:
-        self.id = viewer.id
 
 
 @bp.post("/strategies/check")

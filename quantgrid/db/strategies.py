@@ -126,15 +126,16 @@ def versions(session: Session, owner_id: int, name: str) -> list[UserStrategy]:
     return list(session.scalars(query.order_by(UserStrategy.version.desc())))
 
 
-def list_strategies(session: Session, viewer: Viewer) -> list[UserStrategy]:
-    """The latest version of each saved strategy: the viewer's own, or everyone's for an admin."""
+def list_strategies(session: Session, viewer: Viewer, own: bool = False) -> list[UserStrategy]:
+    """The latest version of each saved strategy: the viewer's own, or everyone's for an admin
+    unless ``own`` (what the viewer can run by name)."""
     latest = (
         sa.select(UserStrategy.owner_id, UserStrategy.name,
                   sa.func.max(UserStrategy.version).label("version"))  # fmt: skip
         .where(UserStrategy.name.is_not(None), UserStrategy.deleted_at.is_(None))
         .group_by(UserStrategy.owner_id, UserStrategy.name)
     )
-    if not viewer.is_admin:
+    if own or not viewer.is_admin:
         latest = latest.where(UserStrategy.owner_id == viewer.id)
     latest = latest.subquery()
     query = sa.select(UserStrategy).join(
