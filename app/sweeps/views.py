@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from app.backtests.views import form_common, form_context, strategy_fields
 from app.extensions import backend, rw
 from app.present import job_dict
+from app.strategies.views import job_strategy_version
 from engine import strategies
 from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS
 from quantgrid.db import sweeps, web
@@ -32,15 +33,16 @@ def _render(values=None, errors=None, message=None, status=200):
 @bp.get("/new")
 @login_required
 def new():
-    return _render()
+    return _render({"strategy": request.args.get("strategy", "")})
 
 
 @bp.post("/new")
 @login_required
 def create():
     data = form_data(request.form)
+    chooser = backend.strategies.chooser(current_user._get_current_object(), rw())
     try:
-        checked = sweep_request(data, backend.inventory)
+        checked = sweep_request(data, backend.inventory, chooser)
         sweep = backend.jobs.submit_sweep(current_user.id, checked, rw=rw())
     except FormInvalid as err:
         return _render(data, err.fields, status=400)
@@ -62,7 +64,8 @@ def show(sweep_id: int):
     sweep, top = backend.db.run_read(read, rw=rw())
     axes = list(top[0].params) if top else []
     return render_template("sweeps/show.html", sweep=sweep, info=job_dict(sweep), top=top,
-                           axes=axes, metrics=METRIC_KEYS, higher=sorted(HIGHER_IS_BETTER))
+                           axes=axes, metrics=METRIC_KEYS, higher=sorted(HIGHER_IS_BETTER),
+                           version=job_strategy_version(sweep))
 
 
 @bp.post("/<id:sweep_id>/rows/<int:index>/backtest")
