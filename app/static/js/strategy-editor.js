@@ -92,6 +92,8 @@
       CM.linter(check, { delay: 750 }),
       CM.lintGutter(),
       CM.EditorView.contentAttributes.of({ "aria-labelledby": "source-label" }),
+      // CodeMirror styles itself with a <style> element: the page's CSP admits it by this nonce.
+      CM.EditorView.cspNonce.of(host.dataset.styleNonce),
     ],
   });
   textarea.hidden = true;

@@ -37,6 +37,16 @@ def test_the_editor_offers_the_built_ins_as_templates(client):
     assert _textarea(macd) == example("macd")
 
 
+def test_the_editors_styles_are_admitted_by_a_nonce_of_its_own_response(client):
+    r = client.get("/strategies/new")
+    nonce = re.search(r'data-style-nonce="([^"]+)"', r.get_data(as_text=True)).group(1)
+    assert "style-src 'self' 'sha256-" in r.headers["Content-Security-Policy"]
+    assert f"'nonce-{nonce}'" in r.headers["Content-Security-Policy"]
+    again = client.get("/strategies/new").headers["Content-Security-Policy"]
+    assert nonce not in again and "'nonce-" in again
+    assert "'nonce-" not in client.get("/backtests/new").headers["Content-Security-Policy"]
+
+
 def _textarea(page: str) -> str:
     import html
 
