@@ -11,11 +11,14 @@ from app.present import job_dict
 from app.strategies.views import job_strategy_version
 from engine import strategies
 from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS
+from engine.strategies import Strategy
+from quantgrid.db import strategies as saved
 from quantgrid.db import sweeps, web
 from quantgrid.db.backtests import JobSpec
 from quantgrid.db.errors import JobNotFound
 from quantgrid.errors import InvalidInput, QuotaExceeded
 from quantgrid.jobs.spec import FormInvalid, sweep_request
+from quantgrid.jobs.strategies import strategy_of
 
 bp = Blueprint("sweeps", __name__, url_prefix="/sweeps")
 
@@ -80,8 +83,14 @@ def row_backtest(sweep_id: int, index: int):
         row = next((r for r in sweeps.grid_results(s, sweep_id) if r.index == index), None)
         if row is None:
             raise JobNotFound(f"sweep {sweep_id} has no combination {index}")
+        # A user strategy's sweep: the same version, whatever was saved since.
+        version = (saved.get_by_id(s, sweep.strategy_version_id)
+                   if sweep.strategy_version_id is not None else None)  # fmt: skip
+        strategy = strategy_of(version) if version else sweep.strategy
         spec = JobSpec(sweep.strategy, sweep.symbol, sweep.timeframe, sweep.start_at,
-                       sweep.end_at, _checked_params(sweep.strategy, row.params), sweep.settings)
+                       sweep.end_at, _checked_params(strategy, row.params), sweep.settings,
+                       strategy_version_id=sweep.strategy_version_id,
+                       source_hash=version.source_hash if version else None)
         return spec, web.find_backtest(s, viewer.id, spec)
 
     spec, job = backend.db.run_read(read, rw=rw())
@@ -94,10 +103,12 @@ def row_backtest(sweep_id: int, index: int):
     return redirect(url_for("backtests.show", job_id=job.id), 303)
 
 
-def _checked_params(strategy: str, params: dict) -> dict:
+def _checked_params(strategy: Strategy | str, params: dict) -> dict:
     """The combination as the job service stores it (defaults filled), so lookups match."""
     try:
-        return dict(strategies.get(strategy).validate(params))
+        if isinstance(strategy, str):
+            strategy = strategies.get(strategy)
+        return dict(strategy.validate(params))
     except (KeyError, ValueError, TypeError) as err:
         raise InvalidInput(str(err).strip("'\"")) from None
 

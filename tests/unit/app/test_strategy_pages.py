@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from engine.lang import EXAMPLES, example
+from quantgrid.db import sweeps
 from tests.unit.app.conftest import csrf_of, finish, sign_in
 from tests.unit.app.test_pages import FORM, post_form
 
@@ -192,3 +193,25 @@ def test_a_deleted_strategys_job_still_shows_its_source(client):
     page = client.get(job_url).get_data(as_text=True)
     assert "sma(close, fast)" in page and "deleted since" in page
     assert "/strategies/my_cross/edit" not in page
+
+
+def test_a_saved_strategy_sweeps_row_opens_a_backtest_of_the_same_version(client, db):
+    _save(client)
+    form = {**_form("my_cross"), "g.my_cross.fast": "5,10", "g.my_cross.slow": "20",
+            "metric": "sharpe"}
+    sweep_url = post_form(client, "/sweeps/new", form).headers["Location"]
+    sweep_id = int(sweep_url.rsplit("/", 1)[1])
+    with db.write() as s:
+        for chunk in sweeps.list_chunks(s, sweep_id):
+            assert sweeps.start_chunk(s, chunk.id, "test-worker") is not None
+            scores = [1.0] * (chunk.last - chunk.first)
+            assert sweeps.finish_chunk(s, chunk.id, {"sharpe": scores, "return_pct": scores})
+    post_form(client, "/strategies/my_cross/edit", {"source": SOURCE + "\n# v2\n"})
+    page = client.get(sweep_url).get_data(as_text=True)
+    action = re.search(r'action="(/sweeps/\d+/rows/\d+/backtest)"', page).group(1)
+    opened = client.post(action, data={"csrf_token": csrf_of(page)})
+    assert opened.status_code == 303 and "/backtests/" in opened.headers["Location"]
+    job_page = client.get(opened.headers["Location"]).get_data(as_text=True)
+    assert "Ran my_cross version 1" in job_page
+    again = client.post(action, data={"csrf_token": csrf_of(page)})
+    assert again.headers["Location"] == opened.headers["Location"]  # the same backtest, reused
