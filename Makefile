@@ -14,14 +14,25 @@ $(STAMP):
 
 venv: $(STAMP)
 
-## Front-end assets from the npm registry (package-lock.json), copied into the app's static files.
-VENDOR := app/static/vendor/lightweight-charts.standalone.production.js
-$(VENDOR): package.json package-lock.json
+## Front-end assets from the npm registry (package-lock.json) into the app's static files:
+## lightweight-charts copied as it ships, CodeMirror bundled by esbuild (a devDependency) from
+## assets/codemirror.js.
+NPM_STAMP := node_modules/.installed-from-lock
+CHARTS := app/static/vendor/lightweight-charts.standalone.production.js
+EDITOR := app/static/vendor/codemirror.js
+$(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHARTS): $(NPM_STAMP)
 	mkdir -p app/static/vendor
 	cp node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js $@
 
-assets: $(VENDOR)
+$(EDITOR): $(NPM_STAMP) assets/codemirror.js
+	node_modules/.bin/esbuild assets/codemirror.js --bundle --minify --format=iife \
+		--global-name=CodeMirror --target=es2020 --log-level=warning --outfile=$@
+
+assets: $(CHARTS) $(EDITOR)
 
 ## Compile the Cython kernels in place (cythonize skips what has not changed).
 build: venv assets

@@ -47,9 +47,11 @@ def register_blueprints(app: Flask) -> None:
     from app.compare.views import bp as compare_bp
     from app.health import bp as health_bp
     from app.jobs.views import bp as jobs_bp
+    from app.strategies.views import bp as strategies_bp
     from app.sweeps.views import bp as sweeps_bp
 
-    for bp in (health_bp, auth_bp, jobs_bp, backtests_bp, sweeps_bp, compare_bp, api_bp):
+    for bp in (health_bp, auth_bp, jobs_bp, backtests_bp, sweeps_bp, compare_bp, strategies_bp,
+               api_bp):
         app.register_blueprint(bp)
 
 

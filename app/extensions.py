@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request, session
@@ -158,23 +159,35 @@ class SecurityHeaders:
         # The hash admits the one <style> lightweight-charts 4.2.3 injects for its attribution
         # logo (the browser e2e test fails on any CSP violation, so an upgrade shows up there).
         "default-src 'self'; script-src 'self'; "
-        "style-src 'self' 'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='; img-src 'self' data:; "
+        "style-src 'self' 'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='{nonce}; "
+        "img-src 'self' data:; "
         "connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; "
         "base-uri 'self'; form-action 'self'"
     )
 
     def init_app(self, app: Flask) -> None:
         app.after_request(self._headers)
+        app.jinja_env.globals["style_nonce"] = style_nonce
 
     def _headers(self, response):
         remember_writes(response)
-        response.headers.setdefault("Content-Security-Policy", self.CSP)
+        nonce = f" 'nonce-{g.style_nonce}'" if "style_nonce" in g else ""
+        response.headers.setdefault("Content-Security-Policy", self.CSP.format(nonce=nonce))
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if current_app.config.get("SESSION_COOKIE_SECURE"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
+
+
+def style_nonce() -> str:
+    """This response's nonce for <style> elements that a page's script makes, admitted by the
+    CSP of this response only. CodeMirror's themes are such styles (its ``cspNonce``); scripts
+    cannot be injected (script-src 'self'), so only the page's own scripts can read it."""
+    if "style_nonce" not in g:
+        g.style_nonce = secrets.token_urlsafe(18)
+    return g.style_nonce
 
 
 security_headers = SecurityHeaders()

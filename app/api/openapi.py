@@ -293,7 +293,7 @@ def document() -> dict:
                             body="StrategyCreate", status="201",
                             errors=("400", "401", "409", "429", "503")),
             },
-            "/strategies/check": {"post": _op(
+            "/strategy-check": {"post": _op(
                 "Check a strategy's source without saving it: its parameters, or 400 with"
                 " each problem's line and column", _json(_ref("StrategyCheck")),
                 body="StrategySource", errors=("400", "401", "429"))},

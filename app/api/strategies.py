@@ -16,6 +16,7 @@ from app.extensions import backend, rw
 from engine import strategies as builtins
 from quantgrid.db import strategies as saved
 from quantgrid.db.models import MAX_ID, UserStrategy
+from quantgrid.errors import InvalidInput
 from quantgrid.jobs.strategies import strategy_of
 
 
@@ -36,13 +37,15 @@ def version_dict(row: UserStrategy, with_source: bool = True) -> dict:
 def list_strategies():
     """The built-ins, then the caller's saved strategies (everyone's for an admin with all=1)."""
     viewer = api_viewer()
-    rows = backend.db.run_read(saved.list_strategies, viewer, request.args.get("all") == "1",
-                               rw=rw())  # fmt: skip
+    everyone = request.args.get("all")
+    if everyone not in (None, "1"):
+        raise InvalidInput(f"all must be 1 (every user's strategies, for an admin), got {everyone!r}")
+    rows = backend.db.run_read(saved.list_strategies, viewer, everyone == "1", rw=rw())
     return {"items": [{**s.schema(), "saved": False} for s in builtins.available().values()]
             + [version_dict(r, with_source=False) for r in rows]}  # fmt: skip
 
 
-@bp.post("/strategies/check")
+@bp.post("/strategy-check")
 def check_strategy():
     """Compile source without saving it: its parameters, or 400 with each problem's place."""
     api_viewer()

@@ -18,6 +18,7 @@ from flask_login import current_user, login_required
 from app.extensions import backend, rw
 from app.ids import id_arg
 from app.present import equity_csv, job_dict, report_dict, trades_csv
+from app.strategies.views import job_strategy_version, saved_choices
 from engine import strategies
 from quantgrid.db import backtests as bt
 from quantgrid.db import results
@@ -52,8 +53,11 @@ def strategy_fields(form, kind: str) -> dict:
 
 
 def form_context(values: dict | None = None, errors: dict | None = None, message=None) -> dict:
+    """What the backtest and sweep forms show: the built-ins then the user's saved strategies
+    (each with its parameters, for their fields), the series, and the submitted values."""
     return {
-        "strategies": [s.schema() for s in strategies.available().values()],
+        "strategies": [{**s.schema(), "saved": False} for s in strategies.available().values()]
+        + saved_choices(),
         "series": series_choices(backend.inventory),
         "values": values or {},
         "errors": errors or {},
@@ -94,8 +98,9 @@ def new():
 @login_required
 def create():
     data = form_data(request.form)
+    chooser = backend.strategies.chooser(current_user._get_current_object(), rw())
     try:
-        spec = backtest_spec(data, backend.inventory)
+        spec = backtest_spec(data, backend.inventory, chooser)
         job = backend.jobs.submit_backtest(current_user.id, spec, rw=rw())
     except FormInvalid as err:
         return render_template("backtests/new.html", **form_context(data, err.fields)), 400
@@ -118,7 +123,8 @@ def show(job_id: int):
         lambda s: bt.list_backtests(s, current_user, status="succeeded", limit=50), rw=rw()
     )
     return render_template("backtests/show.html", job=job, info=job_dict(job), report=report,
-                           others=[o for o in others if o.id != job_id])
+                           others=[o for o in others if o.id != job_id],
+                           version=job_strategy_version(job))
 
 
 @bp.post("/<id:job_id>/cancel")

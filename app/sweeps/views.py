@@ -8,13 +8,17 @@ from flask_login import current_user, login_required
 from app.backtests.views import form_common, form_context, strategy_fields
 from app.extensions import backend, rw
 from app.present import job_dict
+from app.strategies.views import job_strategy_version
 from engine import strategies
 from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS
+from engine.strategies import Strategy
+from quantgrid.db import strategies as saved
 from quantgrid.db import sweeps, web
 from quantgrid.db.backtests import JobSpec
 from quantgrid.db.errors import JobNotFound
 from quantgrid.errors import InvalidInput, QuotaExceeded
 from quantgrid.jobs.spec import FormInvalid, sweep_request
+from quantgrid.jobs.strategies import strategy_of
 
 bp = Blueprint("sweeps", __name__, url_prefix="/sweeps")
 
@@ -32,15 +36,16 @@ def _render(values=None, errors=None, message=None, status=200):
 @bp.get("/new")
 @login_required
 def new():
-    return _render()
+    return _render({"strategy": request.args.get("strategy", "")})
 
 
 @bp.post("/new")
 @login_required
 def create():
     data = form_data(request.form)
+    chooser = backend.strategies.chooser(current_user._get_current_object(), rw())
     try:
-        checked = sweep_request(data, backend.inventory)
+        checked = sweep_request(data, backend.inventory, chooser)
         sweep = backend.jobs.submit_sweep(current_user.id, checked, rw=rw())
     except FormInvalid as err:
         return _render(data, err.fields, status=400)
@@ -62,7 +67,8 @@ def show(sweep_id: int):
     sweep, top = backend.db.run_read(read, rw=rw())
     axes = list(top[0].params) if top else []
     return render_template("sweeps/show.html", sweep=sweep, info=job_dict(sweep), top=top,
-                           axes=axes, metrics=METRIC_KEYS, higher=sorted(HIGHER_IS_BETTER))
+                           axes=axes, metrics=METRIC_KEYS, higher=sorted(HIGHER_IS_BETTER),
+                           version=job_strategy_version(sweep))
 
 
 @bp.post("/<id:sweep_id>/rows/<int:index>/backtest")
@@ -77,8 +83,14 @@ def row_backtest(sweep_id: int, index: int):
         row = next((r for r in sweeps.grid_results(s, sweep_id) if r.index == index), None)
         if row is None:
             raise JobNotFound(f"sweep {sweep_id} has no combination {index}")
+        # A user strategy's sweep: the same version, whatever was saved since.
+        version = (saved.get_by_id(s, sweep.strategy_version_id)
+                   if sweep.strategy_version_id is not None else None)  # fmt: skip
+        strategy = strategy_of(version) if version else sweep.strategy
         spec = JobSpec(sweep.strategy, sweep.symbol, sweep.timeframe, sweep.start_at,
-                       sweep.end_at, _checked_params(sweep.strategy, row.params), sweep.settings)
+                       sweep.end_at, _checked_params(strategy, row.params), sweep.settings,
+                       strategy_version_id=sweep.strategy_version_id,
+                       source_hash=version.source_hash if version else None)
         return spec, web.find_backtest(s, viewer.id, spec)
 
     spec, job = backend.db.run_read(read, rw=rw())
@@ -91,10 +103,12 @@ def row_backtest(sweep_id: int, index: int):
     return redirect(url_for("backtests.show", job_id=job.id), 303)
 
 
-def _checked_params(strategy: str, params: dict) -> dict:
+def _checked_params(strategy: Strategy | str, params: dict) -> dict:
     """The combination as the job service stores it (defaults filled), so lookups match."""
     try:
-        return dict(strategies.get(strategy).validate(params))
+        if isinstance(strategy, str):
+            strategy = strategies.get(strategy)
+        return dict(strategy.validate(params))
     except (KeyError, ValueError, TypeError) as err:
         raise InvalidInput(str(err).strip("'\"")) from None
 

@@ -37,13 +37,17 @@ _REUSABLE = (Status.QUEUED, Status.RUNNING, Status.SUCCEEDED)
 
 def find_backtest(session: Session, owner_id: int, spec: JobSpec) -> Backtest | None:
     """The newest queued, running or succeeded stand-alone backtest of ``owner_id`` whose
-    params hash is ``spec``'s (same strategy, params, series, range and settings), or None."""
+    params hash is ``spec``'s (same strategy and version, params, series, range and settings),
+    or None."""
     query = (
         sa.select(Backtest)
         .where(
             Backtest.owner_id == owner_id,
             Backtest.sweep_id.is_(None),
             Backtest.strategy == spec.strategy,
+            Backtest.strategy_version_id.is_(None)
+            if spec.strategy_version_id is None
+            else Backtest.strategy_version_id == spec.strategy_version_id,
             Backtest.symbol == spec.symbol,
             Backtest.timeframe == spec.timeframe,
             Backtest.start_at == spec.start,
@@ -54,4 +58,6 @@ def find_backtest(session: Session, owner_id: int, spec: JobSpec) -> Backtest | 
     )
     wanted = spec.params_hash()
     # JSON columns do not compare portably in SQL: narrow by the plain columns, match the hash here.
-    return next((job for job in session.scalars(query) if backtest_params_hash(job) == wanted), None)
+    return next(
+        (job for job in session.scalars(query)
+         if backtest_params_hash(job, spec.source_hash) == wanted), None)  # fmt: skip

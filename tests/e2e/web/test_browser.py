@@ -2,7 +2,8 @@
 
 Signs in, submits a backtest through the form, waits for it on the jobs page, sees the charts
 drawn (a screenshot that is not blank) and the metrics, submits a 2×3 sweep and sees its
-heatmap, then compares two backtests. Screenshots are kept in the session's tmp dir.
+heatmap, then compares two backtests. Writes a strategy in the editor, sees its mistake marked,
+fixes and saves it, and backtests and sweeps it. Screenshots are kept in the session's tmp dir.
 """
 
 from __future__ import annotations
@@ -174,6 +175,94 @@ def test_sign_in_backtest_chart_metrics_sweep_heatmap_compare(page, stack):
     page.wait_for_timeout(500)
     page.screenshot(path=str(shots / "compare.png"), full_page=True)
     assert _colours(page.locator("#compare-chart").screenshot()) > 20
+
+    assert page.js_errors == [], "\n".join(page.js_errors)
+
+
+STRATEGY = '''"""Long while the fast EMA is above the slow one."""
+fast = param(int, 8, min=2, max=100, description="Bars in the fast average.")
+slow = param(int, 21, min=3, max=300, description="Bars in the slow average.")
+require(fast < slow)
+long_entry = crossover(ema(close, fast), ema(close, slow))
+long_exit = crossunder(ema(close, fast), ema(close, slow))
+'''
+TYPO = STRATEGY.replace("long_exit = crossunder(ema(close,", "long_exit = crossunder(ema(closee,")
+
+
+def _replace_source(page, text: str) -> None:
+    """Select the editor's whole text, delete it and enter ``text`` (as a user pasting it).
+
+    Deleting first matters: Chromium's own editing of a selection across lines writes style
+    attributes, which the CSP refuses (CodeMirror then redraws the text either way)."""
+    page.locator("#editor .cm-content").focus()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Backspace")
+    page.keyboard.insert_text(text)
+
+
+def test_write_check_fix_save_then_backtest_and_sweep_a_strategy(page, stack):
+    shots = stack.logs.parent / "screenshots"
+    shots.mkdir(exist_ok=True)
+    _sign_in(page, "bob")
+    page.goto("/strategies")
+    page.get_by_role("link", name="New strategy").click()
+    expect(page.locator("#editor .cm-editor")).to_be_visible()
+    page.fill("#name", "e2e_ema")
+
+    # A mistake is marked at its line in the editor and listed with its place.
+    _replace_source(page, TYPO)
+    page.click("#check")
+    problem = page.locator('#problems li[data-line="6"]')
+    expect(problem).to_contain_text("unknown name 'closee'")
+    expect(page.locator("#problems li")).to_have_count(1)
+    expect(page.locator("#editor .cm-lintRange-error")).to_have_text("closee")
+    expect(page.locator("#editor .cm-lint-marker-error")).to_have_count(1)
+    page.screenshot(path=str(shots / "editor-mistake.png"), full_page=True)
+
+    # Fixed, checked and saved: the editor shows the saved version.
+    _replace_source(page, STRATEGY)
+    page.click("#check")
+    expect(page.locator("#check-status")).to_contain_text("No mistakes. Parameters: fast")
+    expect(page.locator("#problems li")).to_have_count(0)
+    expect(page.locator("#editor .cm-lintRange-error")).to_have_count(0)
+    page.click("#save")
+    page.wait_for_url(re.compile(r"/strategies/e2e_ema/edit$"))
+    expect(page.locator("p.flash")).to_have_text("Saved e2e_ema version 1.")
+
+    # "Backtest this": the form has the strategy chosen and its declared parameters as fields.
+    page.click("#backtest-this")
+    expect(page.locator("#strategy")).to_have_value("e2e_ema")
+    page.select_option("#symbol", SYMBOL)
+    page.select_option("#timeframe", "15m")
+    page.fill("input[name=start]", "2020-01-02")
+    page.fill("input[name=end]", "2020-01-16")
+    page.fill("input[name='p.e2e_ema.fast']", "5")
+    page.fill("input[name='p.e2e_ema.slow']", "30")
+    page.click("#job-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/backtests/\d+$"))
+    expect(page.locator("#charts[data-drawn]")).to_be_attached(timeout=TIMEOUT_MS)
+    expect(page.locator("#strategy-version summary")).to_contain_text("Ran e2e_ema version 1")
+    page.wait_for_timeout(500)
+    png = page.locator("#price-chart").screenshot(path=str(shots / "strategy-backtest.png"))
+    assert _colours(png) > 50, "the price chart of the saved strategy's backtest looks blank"
+
+    # A 2×3 sweep of it, with its own parameter fields, and its heatmap.
+    page.goto("/sweeps/new")
+    page.select_option("#strategy", "e2e_ema")
+    page.select_option("#symbol", SYMBOL)
+    page.select_option("#timeframe", "15m")
+    page.fill("input[name=start]", "2020-01-02")
+    page.fill("input[name=end]", "2020-01-16")
+    page.fill("input[name='g.e2e_ema.fast']", "5,10")
+    page.fill("input[name='g.e2e_ema.slow']", "20:40:10")
+    expect(page.locator("#combinations")).to_contain_text("6 combinations")
+    page.click("#sweep-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/sweeps/\d+$"))
+    expect(page.locator("canvas#heatmap[data-drawn='6']")).to_be_attached(timeout=TIMEOUT_MS)
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=TIMEOUT_MS)
+    expect(page.locator("#strategy-version summary")).to_contain_text("Ran e2e_ema version 1")
+    heat_png = page.locator("canvas#heatmap").screenshot(path=str(shots / "strategy-heatmap.png"))
+    assert _colours(heat_png) > 6, "the heatmap of the saved strategy's sweep looks blank"
 
     assert page.js_errors == [], "\n".join(page.js_errors)
 

@@ -23,9 +23,9 @@ def _save(api, name="my_cross", source=SOURCE):
 
 
 def test_check_gives_the_parameters_or_each_problem_at_its_line(api):
-    ok = api.post("/api/v1/strategies/check", json={"source": SOURCE}).get_json()
+    ok = api.post("/api/v1/strategy-check", json={"source": SOURCE}).get_json()
     assert [p["name"] for p in ok["params"]] == ["fast", "slow"] and ok["source_hash"]
-    err = error_of(api.post("/api/v1/strategies/check", json={"source": BROKEN}), 400)
+    err = error_of(api.post("/api/v1/strategy-check", json={"source": BROKEN}), 400)
     (problem,) = err["problems"]
     line = next(n for n, text in enumerate(BROKEN.splitlines(), 1) if "smaa" in text)
     assert problem["line"] == line and "smaa" in problem["message"]

@@ -1,0 +1,1 @@
+"""The strategy editor pages: a user's saved strategies, writing, checking and saving them."""
