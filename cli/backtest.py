@@ -9,16 +9,15 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from cli.options import parse_params, sim_options, strategy_options
-from cli.report import print_metrics, print_top, write_csv
+from cli.options import check_one_strategy, parse_params, sim_options, strategy_options
+from cli.report import TRADE_COLUMNS, print_metrics, print_top, write_csv
 from cli.strategies import load_strategy_file
 from engine.backtest import run_backtest, trade_records
 from engine.metrics import METRIC_KEYS, json_safe
-from engine.simulator import TRADE_DTYPE, SimConfig
+from engine.simulator import SimConfig
 from engine.strategies import Strategy
 from engine.sweep import parse_grid, run_sweep
 from quantgrid.candles.csvfile import read_csv
-from quantgrid.errors import InvalidInput
 
 
 def _config(kw: dict[str, Any]) -> SimConfig:
@@ -33,8 +32,7 @@ def _config(kw: dict[str, Any]) -> SimConfig:
 
 def _strategy(name: str | None, path: str | None) -> Strategy | str:
     """The strategy to run: a built-in's name, or the one compiled from ``path``."""
-    if (name is None) == (path is None):
-        raise InvalidInput("give either --strategy NAME or --strategy-file FILE")
+    check_one_strategy(name, path)
     return name if path is None else load_strategy_file(path)
 
 
@@ -55,7 +53,7 @@ def backtest(csv_path, strategy, strategy_file, params, as_json, trades_path, **
     candles = read_csv(csv_path)
     result = run_backtest(candles, strategy, parse_params(params), config)
     if trades_path:
-        write_csv(trades_path, trade_records(result.trades), [*TRADE_DTYPE.names, "open"])
+        write_csv(trades_path, trade_records(result.trades), TRADE_COLUMNS)
     if as_json:
         click.echo(json.dumps(result.to_dict(equity=False, trades=False), allow_nan=False))
         return

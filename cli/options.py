@@ -53,7 +53,14 @@ def strategy_options(command: Callable) -> Callable:
     return click.option("--strategy", help="A built-in strategy's name, e.g. sma_cross.")(command)
 
 
+def check_one_strategy(name: str | None, path: str | None) -> None:
+    """Exactly one of --strategy and --strategy-file."""
+    if (name is None) == (path is None):
+        raise InvalidInput("give either --strategy NAME or --strategy-file FILE")
+
+
 def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``("fast=10", ...)`` (-p or -g values) as ``{"fast": "10", ...}``."""
     out: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from engine.metrics import METRIC_KEYS
+from engine.simulator import TRADE_DTYPE
 from quantgrid.errors import InvalidInput
 
 LABELS = {
@@ -43,6 +44,9 @@ LABELS = {
     "open_trades": "Open trades at the end",
 }
 assert set(LABELS) == set(METRIC_KEYS)
+
+# The columns of a --trades CSV file (a trade's fields, then whether it was still open).
+TRADE_COLUMNS = [*TRADE_DTYPE.names, "open"]
 
 
 def fmt(key: str, value: float | int | None) -> str:
