@@ -43,7 +43,9 @@ def trades_frame(trades: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(trades)
     for column in ("entry_time", "exit_time"):
         if column in frame:
-            frame[column] = pd.to_datetime(frame[column], utc=True)
+            # UTC, to the precision the whole column needs: "2024-01-11Z" when all are midnights.
+            frame[column] = pd.to_datetime(frame[column].str.removesuffix("Z"), utc=True,
+                                           format="ISO8601")
     return frame
 
 

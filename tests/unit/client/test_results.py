@@ -25,6 +25,8 @@ def test_trade_times_are_utc():
     frame = trades_frame([{"entry_time": "2024-01-01T05:00:00Z",
                            "exit_time": "2024-01-02T00:00:00Z", "pnl": 12.5}])
     assert frame.loc[0, "entry_time"] == pd.Timestamp("2024-01-01T05:00:00Z")
+    assert trades_frame([{"entry_time": "2024-01-11Z"}]).loc[0, "entry_time"] == pd.Timestamp(
+        "2024-01-11T00:00:00Z")  # how the engine writes a column of midnights
     assert trades_frame([]).empty
 
 
