@@ -16,7 +16,7 @@ import click
 from quantgrid.errors import InvalidInput, QuantGridError
 
 # Each module defines ``commands``: the click commands or groups it adds to ``quantgrid``.
-_COMMAND_MODULES = ("candles", "backtest", "strategies", "jobs", "users", "ops")
+_COMMAND_MODULES = ("candles", "backtest", "strategies", "jobs", "users", "ops", "remote")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

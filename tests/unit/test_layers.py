@@ -62,3 +62,11 @@ def test_the_service_imports_no_celery_or_flask():
 
 def test_the_tasks_import_no_web_app():
     assert _offending("tasks", lambda n: _top(n) != "app") == []
+
+
+def test_the_client_imports_requests_pandas_and_the_error_tree_only():
+    """It runs in notebooks on machines that have none of the server's dependencies."""
+    ok = {"requests", "pandas"} | set(sys.stdlib_module_names)
+    allowed = ("quantgrid.client", "quantgrid.errors")
+    assert _offending("quantgrid/client",
+                      lambda n: _top(n) in ok or n.startswith(allowed)) == []

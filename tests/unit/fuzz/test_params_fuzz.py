@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cli.backtest import _params
+from cli.options import parse_params
 from engine import strategies
 from engine.sweep import MAX_COMBINATIONS, parse_grid
 from quantgrid.errors import InvalidInput
@@ -148,7 +148,7 @@ def test_strategy_validate_is_a_clean_error_or_params_in_bounds(name, data):
 @example(pairs=["=5"])
 def test_cli_param_pairs_are_a_clean_error_or_name_value_strings(pairs):
     try:
-        out = _params(tuple(pairs))
+        out = parse_params(tuple(pairs))
     except InvalidInput as err:
         assert "name=value" in str(err)
         return
