@@ -265,7 +265,7 @@ def _schemas() -> dict:
 def document() -> dict:
     """Return the OpenAPI document (built once per process)."""
     bid, sid = _id("backtest_id"), _id("sweep_id")
-    submit_errors = ("400", "401", "503")
+    submit_errors = ("400", "401", "429", "503")
     return {
         "openapi": "3.0.3",
         "info": {"title": "QuantGrid API", "version": "1",
