@@ -9,8 +9,8 @@ import re
 import pytest
 
 from app.api.openapi import document
-from cli import main
 from quantgrid.client import AuthError, Client, InvalidRequest, NotFoundError
+from tests.support.cli import run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -74,54 +74,46 @@ def test_typed_errors(server, alice):
     assert {"params.fast", "end"} <= set(caught.value.fields), caught.value.fields
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_the_remote_commands(server, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    code, _, err = run(capsys, "remote", "list")
+    code, _, err = run_cli(capsys, "remote", "list")
     assert code == 77 and "quantgrid remote login URL" in err
-    code, _, err = run(capsys, "remote", "login", server.url, "--token", "qg_wrong")
+    code, _, err = run_cli(capsys, "remote", "login", server.url, "--token", "qg_wrong")
     assert code == 77 and err.count("\n") == 1 and "log in again" in err
-    code, out, _ = run(capsys, "remote", "login", server.url, "--token", server.tokens["alice"])
+    code, out, _ = run_cli(capsys, "remote", "login", server.url, "--token", server.tokens["alice"])
     assert code == 0 and "as alice" in out
 
     series = ["--symbol", "DEMO", "--timeframe", "1h", "--start", "2024-01-01",
               "--end", "2024-02-01"]
-    code, out, err = run(capsys, "remote", "backtest", *series, "--strategy", "sma_cross",
+    code, out, err = run_cli(capsys, "remote", "backtest", *series, "--strategy", "sma_cross",
                          "-p", "fast=5", "-p", "slow=20", "--commission", "0.001", "--json")
     assert code == 0, err
     shown = json.loads(out)
     assert shown["metrics"]["trades"] >= 1
     job_id = shown["backtest_id"]
 
-    code, out, _ = run(capsys, "remote", "watch", str(job_id))
+    code, out, _ = run_cli(capsys, "remote", "watch", str(job_id))
     assert code == 0 and out.strip() == f"backtest {job_id} succeeded"
     trades = tmp_path / "trades.csv"
-    code, out, _ = run(capsys, "remote", "result", str(job_id), "--trades", str(trades))
+    code, out, _ = run_cli(capsys, "remote", "result", str(job_id), "--trades", str(trades))
     assert code == 0 and "Sharpe ratio" in out
     with open(trades) as fh:
         assert len(list(csv.DictReader(fh))) >= shown["metrics"]["trades"]
-    code, out, _ = run(capsys, "remote", "list")
+    code, out, _ = run_cli(capsys, "remote", "list")
     assert code == 0 and re.search(rf"^backtest +{job_id}  succeeded", out, re.M), out
 
-    code, out, err = run(capsys, "remote", "sweep", *series, "--strategy", "sma_cross",
+    code, out, err = run_cli(capsys, "remote", "sweep", *series, "--strategy", "sma_cross",
                          "-g", "fast=5,10", "-g", "slow=20", "--by", "return_pct", "--top", "1")
     assert code == 0, err
     assert "top 1 of 2 sets by return_pct" in out
 
-    code, _, err = run(capsys, "remote", "result", "99999")
+    code, _, err = run_cli(capsys, "remote", "result", "99999")
     assert code == 3 and err.count("\n") == 1
-    code, _, err = run(capsys, "remote", "backtest", *series[:-1], "nope", "--strategy",
+    code, _, err = run_cli(capsys, "remote", "backtest", *series[:-1], "nope", "--strategy",
                        "sma_cross", "-p", "fast=-1", "--detach")
     assert code == 2 and "end:" in err and "params.fast:" in err, err
 
-    code, out, _ = run(capsys, "remote", "logout")
+    code, out, _ = run_cli(capsys, "remote", "logout")
     assert code == 0 and out.strip() == "logged out"

@@ -10,26 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from cli import main
 from engine.backtest import run_backtest
 from engine.simulator import SimConfig
 from quantgrid.candles.csvfile import read_csv
+from tests.support.cli import run_cli
 
 QUANTGRID = Path(sys.executable).with_name("quantgrid")
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_backtest_prints_a_stats_table(capsys, candles_csv):
-    code, out, _ = run(capsys, "backtest", "--csv", str(candles_csv), "--strategy", "sma_cross",
+    code, out, _ = run_cli(capsys, "backtest", "--csv", str(candles_csv), "--strategy", "sma_cross",
                        "-p", "fast=10", "-p", "slow=20", "--commission", "0.002", "--cash", "10000")
     assert code == 0
     expected = run_backtest(read_csv(candles_csv), "sma_cross", {"fast": 10, "slow": 20},
@@ -40,7 +32,7 @@ def test_backtest_prints_a_stats_table(capsys, candles_csv):
 
 def test_backtest_json_names_final_equity_and_trades(capsys, candles_csv, tmp_path):
     trades_csv = tmp_path / "trades.csv"
-    code, out, _ = run(capsys, "backtest", "--csv", str(candles_csv), "--strategy", "sma_cross",
+    code, out, _ = run_cli(capsys, "backtest", "--csv", str(candles_csv), "--strategy", "sma_cross",
                        "-p", "fast=5", "-p", "slow=30", "--commission", "0.001", "--stop-loss",
                        "0.03", "--sizing", "equity_fraction", "--size", "0.5", "--fractional",
                        "--json", "--trades", str(trades_csv))
@@ -60,7 +52,7 @@ def test_backtest_json_names_final_equity_and_trades(capsys, candles_csv, tmp_pa
 
 def test_sweep_prints_the_top_sets_and_writes_the_grid(capsys, candles_csv, tmp_path):
     out_csv = tmp_path / "grid.csv"
-    code, out, err = run(capsys, "sweep", "--csv", str(candles_csv), "--strategy", "sma_cross",
+    code, out, err = run_cli(capsys, "sweep", "--csv", str(candles_csv), "--strategy", "sma_cross",
                          "-g", "fast=5:20:5", "-g", "slow=20:40:10", "--top", "3", "--by",
                          "return_pct", "--out", str(out_csv), "--commission", "0.001")
     assert code == 0
@@ -77,7 +69,7 @@ def test_sweep_prints_the_top_sets_and_writes_the_grid(capsys, candles_csv, tmp_
 
 def test_sweep_json_and_the_default_grid_file(capsys, candles_csv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, "sweep", "--csv", str(candles_csv), "--strategy", "ema_cross",
+    code, out, err = run_cli(capsys, "sweep", "--csv", str(candles_csv), "--strategy", "ema_cross",
                          "-g", "fast=3,5", "-g", "slow=30", "--json")
     assert code == 0
     d = json.loads(out)
@@ -102,7 +94,7 @@ def test_sweep_json_and_the_default_grid_file(capsys, candles_csv, tmp_path, mon
     ],
 )
 def test_bad_input_is_one_line_and_a_nonzero_exit(capsys, candles_csv, args, message):
-    code, _, err = run(capsys, args[0], "--csv", str(candles_csv), *args[1:])
+    code, _, err = run_cli(capsys, args[0], "--csv", str(candles_csv), *args[1:])
     assert code != 0
     assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
 
@@ -122,7 +114,7 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(capsys, candles_csv, args, mes
 def test_bad_csv_is_one_line_naming_the_problem(capsys, tmp_path, content, message):
     path = tmp_path / "bad.csv"
     path.write_text(content)
-    code, _, err = run(capsys, "backtest", "--csv", str(path), "--strategy", "sma_cross")
+    code, _, err = run_cli(capsys, "backtest", "--csv", str(path), "--strategy", "sma_cross")
     assert code != 0
     assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
 
