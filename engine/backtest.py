@@ -113,5 +113,10 @@ def _fmt(params: Mapping[str, object]) -> str:
 
 
 def _iso(ns: np.ndarray) -> list[str]:
-    return [f"{s}Z" for s in np.datetime_as_string(np.asarray(ns).astype("datetime64[ns]"),
-                                                 unit="auto")]
+    """ISO 8601 UTC date-times ("2024-01-11T00:00:00Z"), to the second, or to the millisecond
+    when a time has a fraction. Always a date and a time: numpy's "auto" unit writes a midnight
+    as a bare date ("2024-01-11Z"), which is no ISO 8601 date-time."""
+    times = np.asarray(ns).astype("datetime64[ns]")
+    fraction = times[~np.isnat(times)].astype("int64") % 1_000_000_000
+    unit = "ms" if fraction.any() else "s"
+    return [f"{s}Z" for s in np.datetime_as_string(times, unit=unit)]

@@ -74,4 +74,17 @@ def test_the_engines_trade_columns_store_what_its_trade_records_say():
     assert n == 3 and codec.decode_trades(blob) == records
     assert [r["exit_reason"] for r in records] == ["signal", "stop_loss", "end_of_data"]
     assert [r["open"] for r in records] == [False, False, True]
-    assert records[0]["entry_time"] == "1970-01-01T01:00Z"
+    assert records[0]["entry_time"] == "1970-01-01T01:00:00Z"
+
+
+def test_trade_times_are_iso_date_times_even_at_midnight():
+    from engine.backtest import trade_records
+    from engine.simulator import TRADE_DTYPE
+
+    trades = np.zeros(2, dtype=TRADE_DTYPE)
+    trades["entry_time"] = np.array(["2024-01-11", "2024-01-12T00:00:00.250"], dtype="datetime64[ns]")
+    trades["exit_time"] = np.array(["2024-01-13", "2024-01-14"], dtype="datetime64[ns]")
+    (first, second) = trade_records(trades)
+    assert first["exit_time"] == "2024-01-13T00:00:00Z"  # numpy's "auto" wrote "2024-01-13Z"
+    assert (first["entry_time"], second["entry_time"]) == (
+        "2024-01-11T00:00:00.000Z", "2024-01-12T00:00:00.250Z")
