@@ -124,16 +124,12 @@ class StrategyService:
         if data.get("source") is not None:
             return Chosen(self.check(data["source"]), source=data["source"])
         version = data.get("strategy_version")
-        if version is None:
-            try:
-                return builtin(data)
-            except InvalidInput:
-                pass  # not a built-in: perhaps one of the viewer's
-        elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)
+                                    or version < 1):  # fmt: skip
             raise InvalidInput("strategy_version must be a version number (1, 2, ...)")
-        name = data.get("strategy")
-        if not isinstance(name, str) or not name:
-            raise InvalidInput("choose a strategy, or send its source")
+        name = strategy_name(data)
+        if version is None and name in builtins.available():
+            return Chosen(builtins.get(name))
         try:
             row = self.db.run_read(saved.get_version, viewer, name, version, rw=rw)
         except saved.StrategyNotFound as err:
@@ -142,11 +138,17 @@ class StrategyService:
         return Chosen(strategy_of(row), version_id=row.id)
 
 
-def builtin(data: Mapping[str, Any]) -> Chosen:
-    """The built-in strategy ``data["strategy"]`` names (the CLI's and a test's chooser)."""
+def strategy_name(data: Mapping[str, Any]) -> str:
+    """The strategy a job request names, else InvalidInput."""
     name = data.get("strategy")
     if not isinstance(name, str) or not name:
         raise InvalidInput("choose a strategy, or send its source")
+    return name
+
+
+def builtin(data: Mapping[str, Any]) -> Chosen:
+    """The built-in strategy ``data["strategy"]`` names (the CLI's and a test's chooser)."""
+    name = strategy_name(data)
     try:
         return Chosen(builtins.get(name))
     except ValueError as err:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.api.views import bp  # noqa: F401  (the routes are registered)
 from engine.lang import example
-from quantgrid.db import users
+from quantgrid.db import sweeps, users
 from quantgrid.jobs import run
 from tests.unit.app.conftest import BACKTEST, finish
 from tests.unit.app.test_api import error_of
@@ -146,8 +145,6 @@ def test_a_sweep_of_a_saved_strategy_runs_through_the_sweep_kernel(api, db, stor
     assert r.status_code == 201, r.get_json()
     created = r.get_json()
     res = run.Resources(db, lambda: store, settings, "test")
-    from quantgrid.db import sweeps
-
     with db.read() as s:
         chunks = sweeps.list_chunks(s, created["id"])
     for chunk in chunks:
