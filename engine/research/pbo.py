@@ -128,7 +128,9 @@ def _validated(performance: np.ndarray, blocks: int) -> np.ndarray:
             f"{MAX_COMBINATIONS:,}: use at most 18 blocks"
         )
     if not np.all(np.isfinite(matrix)):
-        raise ValueError("performance has NaN or infinite values: use 0 for bars without a position")
+        raise ValueError(
+            "performance has NaN or infinite values: use 0 for bars without a position"
+        )
     return matrix
 
 

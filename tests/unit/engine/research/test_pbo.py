@@ -44,8 +44,7 @@ def test_agrees_with_the_slow_reference_for_another_metric():
 def test_pure_noise_is_overfit_about_half_the_time():
     # No trial has an edge, so the in-sample winner is a random trial out-of-sample.
     results = [
-        pbo(np.random.default_rng(seed).normal(0.0, 0.01, size=(1600, 50))).pbo
-        for seed in range(4)
+        pbo(np.random.default_rng(seed).normal(0.0, 0.01, size=(1600, 50))).pbo for seed in range(4)
     ]
     assert 0.3 <= statistics.mean(results) <= 0.8
 
