@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 PERCENTILES = (5.0, 50.0, 95.0)
-# Equity values held at once (resamples x (trades + 1), 8 bytes each): 160 MB.
-MAX_VALUES = 20_000_000
+# Equity values per path set (resamples x (trades + 1)): 40 MB an array, a few arrays at once.
+MAX_VALUES = 5_000_000
 
 
 @dataclass(frozen=True)
