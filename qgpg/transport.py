@@ -48,6 +48,7 @@ from qgpg.engine import client_url, dispose, engine_for, sqlalchemy_url
 from qgpg.enqueue import current_transaction
 from qgpg.errors import TablesMissing
 from qgpg.listener import Listener
+from qgpg.nudge import Nudge
 from qgpg.schema import MAX_PRIORITY
 
 logger = logging.getLogger(__name__)
@@ -597,6 +598,7 @@ class Transport(kombu_sqla.Transport):
         }
         self._listener: Listener | None = None
         self._loop = None
+        self._nudge: Nudge | None = None
         self._retry_pending = False
         self._listened: dict[str, int] = {}
         self._last_poll = time.monotonic()
@@ -636,6 +638,10 @@ class Transport(kombu_sqla.Transport):
         finally:
             if self._loop is not None:
                 self._loop.on_tick.discard(self._on_tick)
+                if self._nudge is not None:
+                    self._loop.remove_reader(self._nudge.fileno())
+                    self._nudge.close()
+                    self._nudge = None
                 self._loop = None
             if self._listener is not None:
                 self._listener.close()
@@ -691,7 +697,8 @@ class Transport(kombu_sqla.Transport):
 
     def _on_tick(self) -> None:
         if self._listener is not None:
-            self._deliver_ready()
+            if self._deliver_ready() and self._nudge is not None:
+                self._nudge()  # see Nudge: the pool may have looked for work already
             self._flush_acks()
 
     def retry_soon(self) -> None:
@@ -728,6 +735,9 @@ class Transport(kombu_sqla.Transport):
     def register_with_event_loop(self, connection, loop):
         self._loop = loop
         loop.add_reader(self._ensure_listener().fileno(), self._on_readable, True)
+        if self._nudge is None:
+            self._nudge = Nudge()
+        loop.add_reader(self._nudge.fileno(), self._nudge.clear)
         loop.on_tick.add(self._on_tick)
         loop.call_repeatedly(self.polling_interval, self._safety_poll)
 

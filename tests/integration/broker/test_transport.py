@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import threading
 import time
 
@@ -294,9 +295,13 @@ class _Loop:
 
     def __init__(self) -> None:
         self.soon: list = []
+        self.readers: dict = {}
 
-    def add_reader(self, *_args) -> None:
-        return None
+    def add_reader(self, fd, callback, *_args) -> None:
+        self.readers[fd] = callback
+
+    def remove_reader(self, fd) -> None:
+        self.readers.pop(fd, None)
 
     def call_repeatedly(self, *_args) -> None:
         return None
@@ -339,6 +344,37 @@ def test_an_ack_at_the_prefetch_limit_starts_the_next_delivery(connect):
         loop.run()
         assert [m.payload["n"] for m in got] == [0, 1, 2]
         got[2].ack()
+
+
+def _readable(fd) -> bool:
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+def test_a_delivery_in_a_tick_wakes_the_event_loop_at_once(connect):
+    """kombu's hub runs its tick callbacks in no fixed order, after it has chosen how long to
+    poll; Celery's prefork pool may have looked for jobs to write in its own callback already.
+    A delivery in the transport's tick must make the next poll return at once (else a worker of
+    concurrency 1 draining a backlog ran one task a second), and no delivery must not."""
+    conn = connect(polling_interval=3600.0)
+    queue = _declare(conn)
+    Producer(connect().default_channel).publish({"n": 0}, exchange="jobs_ex", routing_key="jobs")
+    loop = _Loop()
+    conn.transport.register_with_event_loop(conn.connection, loop)
+    nudge = conn.transport._nudge
+    assert loop.readers[nudge.fileno()] == nudge.clear
+    got = []
+    channel = conn.default_channel
+    channel.basic_qos(prefetch_size=0, prefetch_count=1)
+    with Consumer(channel, [queue], callbacks=[lambda body, message: got.append(message)]):
+        conn.transport._on_tick()
+        assert len(got) == 1 and _readable(nudge.fileno())
+        loop.readers[nudge.fileno()]()  # the loop woke and ran the reader
+        assert not _readable(nudge.fileno())
+        conn.transport._on_tick()  # the slot is taken: nothing delivered, no wake-up
+        assert len(got) == 1 and not _readable(nudge.fileno())
+        got[0].ack()
+    conn.release()
+    assert nudge.fileno() not in loop.readers
 
 
 def test_a_no_ack_consumer_whose_callback_raises_loses_no_other_message(connect, pg_url):
