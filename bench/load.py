@@ -8,14 +8,15 @@
 
 Full size: 1,000 single backtests and 10 sweeps of 1,000 combinations from 50 clients (threads,
 one requests session and one user each). Prints submissions/s, submit latency p50/p99, the time
-until every job is final, the CPU the machine spent per Celery task (backtest or sweep chunk) while
-the load ran, and the accounting: submitted = finished, no duplicate result. Then, on the idle
+until every job is final, the CPU the deployment spent per Celery task (backtest or sweep chunk)
+while the load ran, and the accounting: submitted = finished, no duplicate result. Then, on the idle
 deployment, the time from one submission to its job's success (median of 20 one at a time).
 Exits 1 when the accounting does not hold (the figures are for reading, never asserted).
 
-The CPU figure is the whole machine's busy time (``/proc/stat``) less this process's own: every
-process of the deployment together (API, workers, databases, NGINX, Flower, exporters) and
-nothing else, provided the machine is otherwise quiet while it runs.
+The CPU figure counts every process of the deployment together (API, workers, databases, NGINX,
+Flower, exporters) and nothing else: the process trees it started (DeploymentCpu), so that other
+work on the machine does not count. The machine's busy time less this process's own is printed
+beside it (``machine_cpu_s``); with ``--url`` it is the only figure, and needs a quiet machine.
 """
 
 from __future__ import annotations
@@ -83,6 +84,69 @@ class CpuMeter:
         return (_machine_busy_s() - self._machine) - (time.process_time() - self._own)
 
 
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """Every process: pid -> (parent pid, command line, CPU-seconds of it and its reaped children)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+        cpu = sum(int(v) for v in fields[11:15]) / tick  # utime stime cutime cstime
+        table[int(entry.name)] = (int(fields[1]), cmdline, cpu)
+    return table
+
+
+class DeploymentCpu:
+    """The CPU of one deployment's processes only, so that other work on the machine (a test
+    run, an editor) does not count: the ``roots`` (pid -> name) and the processes whose command
+    line contains ``marker`` (a cluster's run directory: the PostgreSQL servers that pg_ctl
+    daemonized), each with all its descendants. A process that exits counts through its parent's
+    reaped-children time. ``stop`` returns the total and the share of each root's tree.
+    """
+
+    def __init__(self, roots: dict[int, str], marker: str | None = None) -> None:
+        self.roots, self.marker = dict(roots), marker
+
+    def _by_root(self) -> dict[str, float]:
+        table = _processes()
+        roots = dict(self.roots)
+        if self.marker:
+            for pid, (_, cmd, _) in table.items():
+                if self.marker in cmd and pid not in roots:
+                    after = cmd.split(self.marker, 1)[1].strip("/").split("/")[0].split()[0]
+                    roots[pid] = after or cmd.split()[0]
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _, _) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        seen: set[int] = set()
+        busy: dict[str, float] = {}
+        for root, name in sorted(roots.items()):
+            todo = [root] if root in table else []
+            while todo:
+                pid = todo.pop()
+                if pid not in seen:
+                    seen.add(pid)
+                    busy[name] = busy.get(name, 0.0) + table[pid][2]
+                    todo.extend(children.get(pid, ()))
+        return busy
+
+    def start(self) -> None:
+        self._start = self._by_root()
+
+    def stop(self) -> tuple[float, dict[str, float]]:
+        now = self._by_root()
+        used = {name: now[name] - self._start.get(name, 0.0) for name in now}
+        return sum(used.values()), used
+
+
 def _task_count(engine, ids: dict[str, list[int]]) -> int:
     """Celery tasks the jobs took: one per backtest, one per sweep chunk."""
     with engine.connect() as conn:
@@ -130,8 +194,12 @@ def single_job_latency(url: str, database_url: str, token: str, n: int = 20) -> 
 
 
 def run_load(url: str, database_url: str, tokens: list[str], n_backtests: int, n_sweeps: int,
-             sweep_size: int, timeout: float = 1800) -> dict:  # fmt: skip
-    """Submit everything from ``len(tokens)`` client threads; wait until final; account."""
+             sweep_size: int, deployment: DeploymentCpu | None = None,
+             timeout: float = 1800) -> dict:  # fmt: skip
+    """Submit everything from ``len(tokens)`` client threads; wait until final; account.
+
+    The CPU per task is the ``deployment``'s own where it is known, else the machine's.
+    """
     work: list[tuple[str, dict]] = [
         ("backtests", {**JOB, "params": {"fast": 2 + k % 40, "slow": 45 + k // 40}})
         for k in range(n_backtests)
@@ -173,6 +241,8 @@ def run_load(url: str, database_url: str, tokens: list[str], n_backtests: int, n
 
     cpu = CpuMeter()
     cpu.start()
+    if deployment:
+        deployment.start()
     started = time.perf_counter()
     threads = [threading.Thread(target=client, args=(t,)) for t in tokens]
     for t in threads:
@@ -184,6 +254,7 @@ def run_load(url: str, database_url: str, tokens: list[str], n_backtests: int, n
     try:
         done_in = _wait_final(engine, ids, started, timeout)
         cpu_s = cpu.stop()
+        deployment_s, by_process = deployment.stop() if deployment else (None, {})
         accounting = _account(engine, ids)
         tasks = _task_count(engine, ids)
     finally:
@@ -200,8 +271,12 @@ def run_load(url: str, database_url: str, tokens: list[str], n_backtests: int, n
         "submit_wall_s": round(submitted_in, 1),
         "all_final_after_s": round(done_in, 1),
         "celery_tasks": tasks,
-        "cpu_s": round(cpu_s, 1),
-        "cpu_ms_per_task": round(1000 * cpu_s / max(tasks, 1), 1),
+        "machine_cpu_s": round(cpu_s, 1),
+        "deployment_cpu_s": None if deployment_s is None else round(deployment_s, 1),
+        "cpu_ms_per_task": round(1000 * (cpu_s if deployment_s is None else deployment_s)
+                                 / max(tasks, 1), 1),
+        "cpu_ms_per_task_by_process": {name: round(1000 * used / max(tasks, 1), 1) for name, used
+                                       in sorted(by_process.items(), key=lambda kv: -kv[1])},
         **accounting,
     }
 
@@ -282,8 +357,9 @@ def with_cluster(args) -> tuple[dict, str]:
         _cli(env, "candles", "generate", "--symbol", "DEMO", "--timeframe", "1h", "--bars", "2000",
              "--start", "2020-01-01T00:00:00Z")  # fmt: skip
         tokens = _create_users(env, args.clients, "cluster")
+        roots = {int(p.read_text()): p.stem for p in (run_dir / "pids").glob("*.pid")}
         report = run_load(info["public_url"], info["database_url"], tokens, args.backtests,
-                          args.sweeps, args.sweep_size)  # fmt: skip
+                          args.sweeps, args.sweep_size, DeploymentCpu(roots, str(run_dir)))  # fmt: skip
         time.sleep(2)  # let the workers go idle
         latency = single_job_latency(info["public_url"], info["database_url"], tokens[0])
         return {**report, **latency}, where
@@ -324,7 +400,8 @@ def with_embedded(args) -> dict:
                 raise SystemExit(f"load: gunicorn did not get ready; see {var}")
             time.sleep(0.3)
         database_url = f"sqlite:///{var / 'quantgrid.db'}"
-        report = run_load(url, database_url, tokens, args.backtests, args.sweeps, args.sweep_size)
+        report = run_load(url, database_url, tokens, args.backtests, args.sweeps, args.sweep_size,
+                          DeploymentCpu({p.pid: Path(p.args[0]).name for p in procs}))  # fmt: skip
         time.sleep(2)
         return {**report, **single_job_latency(url, database_url, tokens[0])}
     finally:
