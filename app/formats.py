@@ -36,9 +36,27 @@ def number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+# Beyond this a number's digits say nothing more (a Sharpe ratio over a near-zero volatility is
+# 1.7e20): it reads as "1.71 × 10²⁰", never as 21 digits or as Python's "1.7e+20".
+_HUGE = 1e9
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _huge(v: float) -> str:
+    exponent = math.floor(math.log10(abs(v)))
+    mantissa = v / 10**exponent
+    if round(abs(mantissa), 2) >= 10:  # 9.999 rounds up to the next power
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.2f} × 10{str(exponent).translate(_SUPERSCRIPT)}"
+
+
+def _decimals(v: float, suffix: str = "") -> str:
+    return (_huge(v) if abs(v) >= _HUGE else f"{v:,.2f}") + suffix
+
+
 def percent(value: Any) -> str:
     v = number(value)
-    return MISSING if v is None else f"{v:,.2f}%"
+    return MISSING if v is None else _decimals(v, "%")
 
 
 def fraction(value: Any) -> str:
@@ -50,13 +68,13 @@ def money(value: Any, currency: str | None = None) -> str:
     v = number(value)
     if v is None:
         return MISSING
-    text = f"{v:,.2f}"
+    text = _decimals(v)
     return f"{text} {currency}" if currency else text
 
 
 def ratio(value: Any) -> str:
     v = number(value)
-    return MISSING if v is None else f"{v:,.2f}"
+    return MISSING if v is None else _decimals(v)
 
 
 def count(value: Any) -> str:
@@ -80,6 +98,8 @@ def plain_number(value: Any) -> str:
     v = number(value)
     if v is None:
         return MISSING
+    if abs(v) >= _HUGE:
+        return _huge(v)
     if isinstance(value, int) or v.is_integer() and abs(v) >= 1:
         return f"{round(v):,d}"
     return f"{v:,.2f}" if abs(v) >= 1 else price(v)

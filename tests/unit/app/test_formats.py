@@ -38,6 +38,16 @@ def test_each_kind_has_its_format(value, kind, text):
     assert f.fmt(value, kind) == text
 
 
+@pytest.mark.parametrize(("value", "kind", "text"), [
+    (-1.7143000183116176e20, f.RATIO, "-1.71 × 10²⁰"),
+    (5.0e12, f.PERCENT, "5.00 × 10¹²%"),
+    (9.999e9, f.NUMBER, "1.00 × 10¹⁰"),
+    (999_999_999.0, f.MONEY, "999,999,999.00"),
+])
+def test_huge_numbers_read_as_powers_of_ten(value, kind, text):
+    assert f.fmt(value, kind) == text
+
+
 def test_money_carries_the_currency_when_there_is_one():
     assert f.fmt(1500, f.MONEY, "USD") == "1,500.00 USD"
 
