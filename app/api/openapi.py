@@ -9,7 +9,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from app import trade_table
 from engine.metrics import METRIC_KEYS
+from engine.simulator import EXIT_REASONS
 from quantgrid.db.backtests import MAX_PAGE
 from quantgrid.db.models import MAX_ID, Status
 
@@ -57,6 +59,26 @@ _PAGE_PARAMS = [
 _REQUEST_ID = {"name": "X-Request-Id", "in": "header", "schema": {"type": "string"},
                "description": "Idempotency key: a repeated submission with the same one returns"
                               " the job the first created (201) instead of a new job."}
+
+
+def _trade_query() -> list[dict]:
+    """The query of /backtests/{id}/trades/page (app.trade_table.parse_query)."""
+    def arg(name, schema, description):
+        return {"name": name, "in": "query", "schema": schema, "description": description}
+
+    return [
+        arg("page", {"type": "integer", "minimum": 1, "maximum": trade_table.MAX_PAGE,
+                     "default": 1}, "Page number; past the last page: no items"),
+        arg("per_page", {"type": "integer", "minimum": 1, "maximum": trade_table.MAX_PER_PAGE,
+                         "default": trade_table.PER_PAGE}, "Trades per page"),
+        arg("sort", {"type": "string", "enum": list(trade_table.SORT_KEYS), "default": "number"},
+            "The column to sort by (number: the order the trades were opened)"),
+        arg("order", {"type": "string", "enum": list(trade_table.ORDERS), "default": "asc"},
+            "Sort order; missing values come last either way"),
+        arg("side", {"type": "string", "enum": list(trade_table.SIDES)}, "Only long or short"),
+        arg("exit_reason", {"type": "string", "enum": list(EXIT_REASONS)},
+            "Only trades that ended so (end_of_data: still open at the end)"),
+    ]
 
 
 def _id(name: str) -> dict:
@@ -200,6 +222,27 @@ def _schemas() -> dict:
                                   "drawdown_pct": {"type": "array", "items": _NNUM}}},
         "Trades": {"type": "object", "required": ["items"],
                    "properties": {"items": {"type": "array", "items": {"type": "object"}}}},
+        "TradePage": {
+            "type": "object",
+            "required": ["items", "total", "all", "pages", "summary", "page", "per_page", "sort",
+                         "order"],
+            "properties": {
+                "items": {"type": "array", "items": {
+                    "type": "object", "required": ["number", "display"],
+                    "description": "A stored trade with its number (1 = opened first), side,"
+                                   " units (size without its sign), duration_s, and display:"
+                                   " each column as the result page shows it",
+                    "properties": {"number": {"type": "integer"},
+                                   "side": {**_NSTR, "enum": [*trade_table.SIDES, None]},
+                                   "units": _NNUM, "duration_s": _NNUM,
+                                   "display": {"type": "object",
+                                               "additionalProperties": {"type": "string"}}}}},
+                "total": {"type": "integer", "description": "Trades that pass the filters"},
+                "all": {"type": "integer", "description": "Trades in the result"},
+                "pages": {"type": "integer"}, "summary": {"type": "string"},
+                "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                "sort": {"type": "string"}, "order": {"type": "string"},
+                "side": _NSTR, "exit_reason": _NSTR}},
         "Result": {"type": "object",
                    "required": ["backtest_id", "metrics", "equity", "trades", "fingerprint"],
                    "properties": {"backtest_id": {"type": "integer"},
@@ -341,6 +384,9 @@ def document() -> dict:
                 params=[bid])},
             "/backtests/{backtest_id}/trades": {"get": _op("The trades", _json(_ref("Trades")),
                                                            params=[bid])},
+            "/backtests/{backtest_id}/trades/page": {"get": _op(
+                "One page of the trades, filtered and sorted (the result page's table)",
+                _json(_ref("TradePage")), params=[bid, *_trade_query()])},
             "/backtests/{backtest_id}/equity": {"get": _op(
                 "The equity and drawdown curves", _json(_ref("Equity")), params=[bid])},
             "/backtests/{backtest_id}/candles": {"get": _op(

@@ -8,7 +8,9 @@ from app.api import bp
 from app.api.openapi import document
 from app.auth import api_viewer
 from app.extensions import backend, csrf, rw
+from app.ids import int_arg
 from app.present import candles_dict, equity_dict, job_dict, report_dict
+from app.trade_table import parse_query, trade_page
 from engine.metrics import METRIC_KEYS
 from quantgrid.db import backtests as bt
 from quantgrid.db import results, sweeps, web
@@ -21,16 +23,7 @@ csrf.exempt(bp)
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low} and {high}, got {value}")
-    return value
+    return int_arg(request.args, name, default, low, high)
 
 
 def _page() -> tuple[int, int]:
@@ -148,6 +141,15 @@ def backtest_result(job_id: int):
 @bp.get("/backtests/<id:job_id>/trades")
 def backtest_trades(job_id: int):
     return {"items": report_for(job_id, api_viewer()).trades}
+
+
+@bp.get("/backtests/<id:job_id>/trades/page")
+def backtest_trades_page(job_id: int):
+    """One page of the trades, filtered by side and exit reason and sorted (the result page's
+    table); each item adds its number, side, units, duration and the texts the page shows."""
+    viewer = api_viewer()
+    query = parse_query(request.args)
+    return trade_page(report_for(job_id, viewer).trades, query).to_json()
 
 
 @bp.get("/backtests/<id:job_id>/equity")

@@ -15,10 +15,12 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from app.backtests.report import report_context
 from app.extensions import backend, rw
 from app.ids import id_arg
 from app.present import equity_csv, job_dict, report_dict, trades_csv
 from app.strategies.views import job_strategy_version, saved_choices
+from app.trade_table import parse_query
 from engine import strategies
 from quantgrid.db import backtests as bt
 from quantgrid.db import results
@@ -114,17 +116,19 @@ def create():
 @bp.get("/<id:job_id>")
 @login_required
 def show(job_id: int):
+    query = parse_query(request.args, form=True)
     job = backend.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
-    report = None
+    report, shown = None, {}
     if job.result_fingerprint:
         report = backend.db.run_read(results.report_for_backtest, job_id, current_user,
                                        rw=rw())
+        shown = report_context(report, query)
     others = backend.db.run_read(
         lambda s: bt.list_backtests(s, current_user, status="succeeded", limit=50), rw=rw()
     )
     return render_template("backtests/show.html", job=job, info=job_dict(job), report=report,
                            others=[o for o in others if o.id != job_id],
-                           version=job_strategy_version(job))
+                           version=job_strategy_version(job), **shown)
 
 
 @bp.post("/<id:job_id>/cancel")

@@ -129,7 +129,7 @@ def test_result_page_downloads_and_run_again(client, api, db, store):
     finish(db, store, job["id"])
     page = client.get(f"/backtests/{job['id']}").get_data(as_text=True)
     assert 'id="price-chart"' in page and "lightweight-charts.standalone" in page
-    assert "sharpe" in page and "trades.csv" in page
+    assert "Sharpe ratio" in page and "trades.csv" in page
     trades = list(csv.DictReader(io.StringIO(
         client.get(f"/backtests/{job['id']}/trades.csv").get_data(as_text=True))))
     result = api.get(f"/api/v1/backtests/{job['id']}/result").get_json()
