@@ -137,7 +137,7 @@ def _schemas() -> dict:
     request_common = {
         "strategy": {"type": "string", "example": "sma_cross",
                      "description": "A built-in's name or one of your saved strategies"},
-        "strategy_version": {"type": "integer", "minimum": 1, "nullable": True,
+        "strategy_version": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "nullable": True,
                              "description": "A saved strategy's version; omitted: the latest"},
         "source": {"type": "string", "nullable": True,
                    "description": "A strategy's source, inline (instead of strategy)"},

@@ -16,7 +16,7 @@ from engine.lang import LIMITS, StrategySourceError, compile_strategy, source_ha
 from engine.strategies import Strategy
 from quantgrid.config import Settings
 from quantgrid.db import strategies as saved
-from quantgrid.db.models import UserStrategy
+from quantgrid.db.models import MAX_ID, UserStrategy
 from quantgrid.db.owners import Viewer
 from quantgrid.db.session import Database, ReadYourWrites
 from quantgrid.errors import InvalidInput, QuotaExceeded
@@ -125,7 +125,7 @@ class StrategyService:
             return Chosen(self.check(data["source"]), source=data["source"])
         version = data.get("strategy_version")
         if version is not None and (isinstance(version, bool) or not isinstance(version, int)
-                                    or version < 1):  # fmt: skip
+                                    or not 1 <= version <= MAX_ID):  # fmt: skip
             raise InvalidInput("strategy_version must be a version number (1, 2, ...)")
         name = strategy_name(data)
         if version is None and name in builtins.available():

@@ -153,3 +153,16 @@ def test_a_sweep_of_a_saved_strategy_runs_through_the_sweep_kernel(api, db, stor
     assert shown["status"] == "succeeded" and shown["best_params"]
     bad = {**sweep, "grid": {"fast": "5:15:5", "nope": [1]}}
     assert "grid" in " ".join(error_of(api.post("/api/v1/sweeps", json=bad), 400)["fields"])
+
+
+@pytest.mark.parametrize("version", [0, -1, 2**31, 63015265517, True, "1"])
+def test_a_version_number_out_of_the_columns_range_is_a_400(api, version):
+    """Found by schemathesis: 63015265517 reached the query and overflowed the integer column."""
+    _save(api)
+    for path in ("/api/v1/backtests", "/api/v1/sweeps/preview"):
+        body = {**BACKTEST, "strategy": "my_cross", "strategy_version": version}
+        if path.endswith("preview"):
+            body["grid"] = {"fast": "5:6:1", "slow": "20:21:1"}
+        r = api.post(path, json=body)
+        assert r.status_code == 400, (path, r.status_code, r.get_data(as_text=True))
+        assert "strategy_version must be a version number" in r.get_json()["error"]["message"]
