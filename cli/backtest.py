@@ -9,14 +9,21 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from cli.options import check_one_strategy, parse_params, sim_options, strategy_options
+from cli.options import (
+    check_one_strategy,
+    parse_params,
+    search_of,
+    search_options,
+    sim_options,
+    strategy_options,
+)
 from cli.report import TRADE_COLUMNS, print_metrics, print_top, write_csv
 from cli.strategies import load_strategy_file
 from engine.backtest import run_backtest, trade_records
 from engine.metrics import METRIC_KEYS, json_safe
 from engine.simulator import SimConfig
 from engine.strategies import Strategy
-from engine.sweep import parse_grid, run_sweep
+from engine.sweep import parse_grid, run_sweep, sample_grid
 from quantgrid.candles.csvfile import read_csv
 
 
@@ -80,12 +87,20 @@ def backtest(csv_path, strategy, strategy_file, params, as_json, trades_path, **
               help="Where to write the whole grid, one row per set, best first "
                    "[default: sweep-STRATEGY.csv].")
 @click.option("--json", "as_json", is_flag=True, help="Print the top sets as JSON.")
-def sweep(csv_path, strategy, strategy_file, grid, top, by, out_path, as_json, **sim) -> None:
-    """Backtest every combination of a parameter grid and rank them by a metric."""
+@search_options
+def sweep(csv_path, strategy, strategy_file, grid, top, by, out_path, as_json, search, trials,
+          seed, **sim) -> None:  # fmt: skip
+    """Backtest every combination of a parameter grid (or a random search's draws from it) and
+    rank them by a metric."""
     config = _config(sim)
     strategy = _strategy(strategy, strategy_file)
     name = strategy if isinstance(strategy, str) else strategy.name
-    sets = parse_grid(grid, strategy)
+    method = search_of(search, trials, seed)
+    if method["method"] == "random":
+        sets = sample_grid(grid, strategy, method["trials"], method["seed"])
+        click.echo(f"random search: {method['trials']} trials, seed {method['seed']}", err=True)
+    else:
+        sets = parse_grid(grid, strategy)
     candles = read_csv(csv_path)
     if sets.dropped:
         click.echo(f"dropped {sets.dropped} invalid combination(s), e.g. {sets.drop_reason}",

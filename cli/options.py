@@ -8,6 +8,7 @@ import click
 
 from engine.simulator import DIRECTIONS, FILLS, SIZINGS
 from quantgrid.errors import InvalidInput
+from quantgrid.jobs.spec import search_method
 
 
 def sim_options(command: Callable) -> Callable:
@@ -51,6 +52,33 @@ def strategy_options(command: Callable) -> Callable:
         help="A strategy written in the strategy language (docs/strategy-language.md).",
     )(command)
     return click.option("--strategy", help="A built-in strategy's name, e.g. sma_cross.")(command)
+
+
+def search_options(command: Callable) -> Callable:
+    """--search grid|random, --trials and --seed (checked by quantgrid.jobs.spec.search_method)."""
+    options = [
+        click.option("--search", type=click.Choice(["grid", "random"]), default="grid",
+                     show_default=True,
+                     help="grid: every combination; random: --trials combinations drawn from "
+                          "the grid's space, which may be far larger than a grid can be."),
+        click.option("--trials", type=int, default=None,
+                     help="A random search's number of combinations."),
+        click.option("--seed", type=int, default=None,
+                     help="A random search's seed (omitted: one is chosen and printed)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def search_of(search: str, trials: int | None, seed: int | None) -> dict:
+    """The checked search options as the job spec takes them (InvalidInput when bad)."""
+    errors: dict[str, str] = {}
+    method = search_method({"search": search, "trials": trials, "seed": seed}, errors)
+    if errors:
+        name, message = next(iter(errors.items()))
+        raise InvalidInput(f"--{name}: {message}")
+    return method
 
 
 def check_one_strategy(name: str | None, path: str | None) -> None:

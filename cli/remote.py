@@ -16,7 +16,14 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from cli.options import check_one_strategy, parse_params, sim_options, strategy_options
+from cli.options import (
+    check_one_strategy,
+    parse_params,
+    search_of,
+    search_options,
+    sim_options,
+    strategy_options,
+)
 from cli.report import TRADE_COLUMNS, print_metrics, print_top, write_csv
 from cli.types import ROW_ID
 from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS
@@ -117,12 +124,15 @@ def backtest(strategy, strategy_file, params, detach, as_json, trades_path, **kw
               help="How many of the best sets to print.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False),
               help="Write the whole grid, best first, to this CSV file.")
-def sweep(strategy, strategy_file, grid, by, detach, as_json, top, out_path, **kw) -> None:
+@search_options
+def sweep(strategy, strategy_file, grid, by, detach, as_json, top, out_path, search, trials, seed,
+          **kw) -> None:  # fmt: skip
     """Submit a sweep to the server, watch it and print its best parameter sets."""
     series, settings = _split(kw)
     client = _client()
     job = client.submit_sweep(**series, **_strategy(strategy, strategy_file),
-                              grid=parse_params(grid), metric=by, settings=settings)
+                              grid=parse_params(grid), metric=by, settings=settings,
+                              search=search_of(search, trials, seed))  # fmt: skip
     if not _follow(client, job, detach):
         return
     _print_sweep(client, job.id, as_json, top, out_path)

@@ -9,6 +9,8 @@ equity curve or trade list.
 from __future__ import annotations
 
 import itertools
+import math
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -28,6 +30,9 @@ MAX_COMBINATIONS = 1_000_000
 # of a million bars); more at once would only cost memory.
 BLOCK_BYTES = 64 * 1024 * 1024
 MAX_MAGNITUDE_DIGITS = 15  # grid values below 1e16 in magnitude
+# A random search gives up when its draws keep hitting invalid or repeated combinations: after
+# this many draws per trial asked for (a space mostly of invalid sets should be narrowed).
+MAX_DRAWS_PER_TRIAL = 20
 
 
 class ParamGrid(list):
@@ -140,15 +145,8 @@ def parse_grid(
     A grid of more than ``max_combinations`` sets (before dropping) is refused before it is
     expanded.
     """
-    axes: dict[str, list[int | float]] = {}
-    for spec in specs:
-        name, values = _parse_axis(spec, max_combinations)
-        if name in axes:
-            raise ValueError(f"parameter {name!r} appears twice in the grid; give it once")
-        axes[name] = values
-    if not axes:
-        raise ValueError("the grid is empty; give at least one -g name=start:stop:step")
-    size = int(np.prod([len(v) for v in axes.values()], dtype=np.float64))
+    axes = _axes(specs, max_combinations)
+    size = _size(axes)
     if size > max_combinations:
         raise ValueError(
             f"the grid has {size:,} combinations, more than {max_combinations:,}; use larger steps"
@@ -157,17 +155,7 @@ def parse_grid(
         return ParamGrid([dict(zip(axes, values, strict=True))
                           for values in itertools.product(*axes.values())])
     strategy = strategies.resolve(strategy)
-    by_name = {p.name: p for p in strategy.params}
-    coerced: dict[str, list[int | float]] = {}
-    for name, values in axes.items():
-        if name not in by_name:
-            known = ", ".join(by_name) or "none"
-            raise ValueError(f"unknown parameter {name!r} for strategy {strategy.name!r}; expected: {known}")
-        try:
-            coerced[name] = [by_name[name].coerce(v) for v in values]
-        except (TypeError, ValueError) as err:
-            bad = next(v for v in values if not _coerces(by_name[name], v))
-            raise ValueError(f"grid value {name}={bad}: {err}") from None
+    coerced = _coerced(axes, strategy)
     # Every value already passed its own checks, so with the base class's validate only the
     # constraints are left per combination (a 1,000,000-set grid in seconds, not a minute).
     plain = type(strategy).validate is Strategy.validate
@@ -190,6 +178,93 @@ def parse_grid(
     if not kept:
         raise ValueError(f"every one of the {size} combinations is invalid, e.g.: {reason}")
     return ParamGrid(kept, dropped, reason)
+
+
+def sample_grid(
+    specs: Sequence[str],
+    strategy: str | Strategy,
+    trials: int,
+    seed: int,
+    max_values: int = MAX_COMBINATIONS,
+) -> ParamGrid:
+    """Random search: ``trials`` distinct valid parameter sets drawn uniformly from the grid's
+    space, without expanding it (a space of 10**12 combinations is as cheap as one of 100).
+
+    The same specs, strategy, trials and seed give the same sets in the same order. Draws the
+    strategy rejects (such as fast >= slow) are drawn again; ``dropped`` counts them. A space
+    with no more combinations than ``trials`` is refused: search it whole as a grid.
+    """
+    if trials < 1:
+        raise ValueError("give at least 1 trial")
+    axes = _axes(specs, max_values)
+    size = _size(axes)
+    if size <= trials:
+        raise ValueError(f"the grid has only {size:,} combinations, no more than the {trials:,}"
+                         " trials asked for; search it whole (a grid search)")  # fmt: skip
+    strategy = strategies.resolve(strategy)
+    coerced = _coerced(axes, strategy)
+    defaults = strategy.defaults()
+    rng = random.Random(seed)
+    seen: set[int] = set()
+    kept, dropped, reason = [], 0, None
+    for _ in range(max(trials * MAX_DRAWS_PER_TRIAL, 1000)):
+        index = rng.randrange(size)
+        if index in seen:
+            continue
+        seen.add(index)
+        try:
+            kept.append(strategy.validate({**defaults, **_combination(coerced, index)}))
+        except ValueError as err:
+            dropped += 1
+            reason = reason or str(err)
+            continue
+        if len(kept) == trials:
+            return ParamGrid(kept, dropped, reason)
+    raise ValueError(f"only {len(kept):,} of the {trials:,} trials drew a valid combination"
+                     f" ({dropped:,} draws were invalid, e.g.: {reason}); narrow the ranges"
+                     " so that most combinations are valid")  # fmt: skip
+
+
+def _combination(axes: dict[str, list[int | float]], index: int) -> dict[str, int | float]:
+    """The ``index``-th combination of ``axes`` in itertools.product order (mixed radix)."""
+    values = {}
+    for name, axis in reversed(axes.items()):
+        index, k = divmod(index, len(axis))
+        values[name] = axis[k]
+    return {name: values[name] for name in axes}
+
+
+def _axes(specs: Sequence[str], max_values: int) -> dict[str, list[int | float]]:
+    axes: dict[str, list[int | float]] = {}
+    for spec in specs:
+        name, values = _parse_axis(spec, max_values)
+        if name in axes:
+            raise ValueError(f"parameter {name!r} appears twice in the grid; give it once")
+        axes[name] = values
+    if not axes:
+        raise ValueError("the grid is empty; give at least one -g name=start:stop:step")
+    return axes
+
+
+def _size(axes: dict[str, list[int | float]]) -> int:
+    return math.prod(len(v) for v in axes.values())
+
+
+def _coerced(axes: dict[str, list[int | float]], strategy: Strategy) -> dict[str, list]:
+    """Each axis's values as the strategy's parameter takes them (an unknown parameter or a
+    value out of its bounds is a ValueError naming it)."""
+    by_name = {p.name: p for p in strategy.params}
+    coerced: dict[str, list[int | float]] = {}
+    for name, values in axes.items():
+        if name not in by_name:
+            known = ", ".join(by_name) or "none"
+            raise ValueError(f"unknown parameter {name!r} for strategy {strategy.name!r}; expected: {known}")
+        try:
+            coerced[name] = [by_name[name].coerce(v) for v in values]
+        except (TypeError, ValueError) as err:
+            bad = next(v for v in values if not _coerces(by_name[name], v))
+            raise ValueError(f"grid value {name}={bad}: {err}") from None
+    return coerced
 
 
 def _coerces(param, value) -> bool:

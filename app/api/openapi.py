@@ -14,11 +14,16 @@ from engine.metrics import METRIC_KEYS
 from engine.simulator import EXIT_REASONS
 from quantgrid.db.backtests import MAX_PAGE
 from quantgrid.db.models import MAX_ID, Status
+from quantgrid.jobs.spec import MAX_GRID_COMBINATIONS, MAX_SEED
 
 _STATUS = {"type": "string", "enum": [s.value for s in Status]}
 _NSTR = {"type": "string", "nullable": True}
 _NUM = {"type": "number"}
 _NNUM = {"type": "number", "nullable": True}
+# How a sweep's combinations were chosen (quantgrid.jobs.spec.search_method).
+_SEARCH = {"type": "object", "required": ["method"],
+           "properties": {"method": {"type": "string", "enum": ["grid", "random"]},
+                          "trials": {"type": "integer"}, "seed": {"type": "integer"}}}
 
 
 def _choice(*values: str) -> dict:
@@ -173,7 +178,7 @@ def _schemas() -> dict:
                                      "additionalProperties": {"type": "integer"}},
                                  "metric": {"type": "string"}, "best_params": {
                                      "type": "object", "nullable": True},
-                                 "best_value": _NNUM}},
+                                 "best_value": _NNUM, "search": _SEARCH}},
         "JobLine": {"type": "object",
                     "required": ["kind", "id", "status", "progress", "created_at"],
                     "properties": {"kind": {"type": "string", "enum": ["backtest", "sweep"]},
@@ -195,6 +200,19 @@ def _schemas() -> dict:
             "type": "object",
             "required": ["symbol", "timeframe", "start", "end", "grid"],
             "properties": {**request_common,
+                           "search": {"type": "string", "enum": ["grid", "random"],
+                                      "default": "grid", "nullable": True,
+                                      "description": "grid: every combination; random: `trials`"
+                                                     " combinations drawn from the grid's space"
+                                                     " (seeded), which may be far larger than"
+                                                     " the grid quota"},
+                           "trials": {"type": "integer", "minimum": 1,
+                                      "maximum": MAX_GRID_COMBINATIONS, "nullable": True,
+                                      "description": "A random search's number of combinations"},
+                           "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED,
+                                    "nullable": True,
+                                    "description": "A random search's seed; omitted: one is"
+                                                   " chosen and shown in the sweep's `search`"},
                            "metric": {"type": "string", "enum": list(METRIC_KEYS),
                                       "default": "sharpe",
                                       "description": "The metric that ranks the grid;"
@@ -214,7 +232,7 @@ def _schemas() -> dict:
                                         "max_sweep_size": {"type": "integer"},
                                         "allowed": {"type": "boolean"},
                                         "grid": {"type": "array", "items": {"type": "string"}},
-                                        "metric": {"type": "string"}}},
+                                        "metric": {"type": "string"}, "search": _SEARCH}},
         "Equity": {"type": "object", "required": ["time", "equity", "drawdown_pct"],
                    "description": "time is Unix seconds (UTC)",
                    "properties": {"time": {"type": "array", "items": {"type": "integer"}},

@@ -178,7 +178,8 @@ def preview_sweep():
     )
     return {"combinations": len(combos), "dropped": combos.dropped,
             "dropped_reason": combos.drop_reason, "max_sweep_size": limit,
-            "allowed": len(combos) <= limit, "grid": checked.grid, "metric": checked.metric}
+            "allowed": len(combos) <= limit, "grid": checked.grid, "metric": checked.metric,
+            "search": checked.search}
 
 
 def _user_row(s, user_id):

@@ -56,12 +56,20 @@ class Client:
     def submit_sweep(self, *, symbol: str, timeframe: str, start: When, end: When,
                      grid: Mapping[str, str | float | list[float]], strategy: str | None = None,
                      source: str | None = None, metric: str | None = None,
-                     settings: Mapping[str, Any] | None = None) -> Job:
-        """Queue a sweep; ``grid`` maps each parameter to "start:stop:step", "a,b,c" or a list."""
+                     settings: Mapping[str, Any] | None = None,
+                     search: Mapping[str, Any] | None = None) -> Job:
+        """Queue a sweep; ``grid`` maps each parameter to "start:stop:step", "a,b,c" or a list.
+
+        ``search``: ``{"method": "random", "trials": N, "seed": S}`` draws N combinations from
+        the grid's space (``seed`` optional) instead of running all of them.
+        """
         body = _job_body(symbol, timeframe, start, end, strategy, source, settings)
         body["grid"] = dict(grid)
         if metric is not None:
             body["metric"] = metric
+        if search is not None and search.get("method", "grid") != "grid":
+            body.update(search=search["method"], trials=search.get("trials"),
+                        seed=search.get("seed"))
         return Job.of(self._http.call("submit_sweep", body=body))
 
     def get(self, job: Job | int, kind: str = "backtest") -> Job:

@@ -35,6 +35,8 @@ def describe(job: Backtest | Sweep) -> dict[str, Any]:
             "metric": job.metric,
             "best_params": job.best_params,
             "best_value": job.best_value,
+            # How the combinations were chosen (a random search's trials and seed).
+            "search": (job.grid or {}).get("search", {"method": "grid"}),
         }
     return {
         "kind": "backtest",

@@ -141,7 +141,7 @@ class JobService:
                 s,
                 user_id,
                 request.spec,
-                {"specs": list(request.grid), "dropped": combos.dropped},
+                {"specs": list(request.grid), "dropped": combos.dropped, "search": request.search},
                 list(combos),
                 self.limits,
                 metric=request.metric,

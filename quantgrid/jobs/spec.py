@@ -9,6 +9,7 @@ service and the data layer take what it returns as it is. Every mistake is repor
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -17,7 +18,7 @@ from typing import Any
 from engine.metrics import METRIC_KEYS
 from engine.simulator import SimConfig
 from engine.strategies import Strategy
-from engine.sweep import ParamGrid, parse_grid
+from engine.sweep import ParamGrid, parse_grid, sample_grid
 from quantgrid.db.backtests import JobSpec
 from quantgrid.errors import InvalidInput
 from quantgrid.jobs.strategies import Chosen, InvalidStrategySource, builtin
@@ -31,6 +32,7 @@ _CHOICE_SETTINGS = ("sizing", "direction", "fill")
 # built in the request, so this bounds its time and memory (about a second and 30 MB) whatever
 # is posted. Users' quotas (QUOTA_MAX_SWEEP_SIZE, 50,000 by default) apply after dropping.
 MAX_GRID_COMBINATIONS = 250_000
+MAX_SEED = 2**53 - 1  # a random search's seed: the largest whole number JSON carries exactly everywhere
 # Resolves the strategy a request names (see quantgrid.jobs.strategies).
 Chooser = Callable[[Mapping[str, Any]], Chosen]
 
@@ -264,12 +266,15 @@ def grid_specs(grid: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
 @dataclass(frozen=True)
 class SweepRequest:
     """A checked sweep: the shared spec (no parameters), the grid as submitted (``name=...``
-    specs), its expanded combinations, and the metric that picks the best."""
+    specs), its combinations (the whole grid, or the random search's draws), the metric that
+    picks the best, and how the combinations were chosen (``search``: its name, and for a
+    random search the trials and the seed, so that it can be drawn again)."""
 
     spec: JobSpec
     grid: list[str]
     combinations: ParamGrid
     metric: str
+    search: dict[str, Any] = dataclasses.field(default_factory=lambda: {"method": "grid"})
 
 
 def sweep_request(data: Mapping[str, Any], inventory, choose: Chooser = builtin) -> SweepRequest:
@@ -281,25 +286,61 @@ def sweep_request(data: Mapping[str, Any], inventory, choose: Chooser = builtin)
     strategy = chosen.strategy if chosen is not None else None
     grid = data.get("grid")
     combos, specs = None, []
+    search = search_method(data, errors)
     if not isinstance(grid, Mapping) or not grid:
         errors["grid"] = "give at least one parameter as a range (5:50:5) or a list (5,10,20)"
     elif strategy is not None:
         specs = grid_specs(grid, errors)
-        combos = expand_grid(strategy, specs, errors)
+        combos = expand_grid(strategy, specs, errors, search)
     metric = data.get("metric", "sharpe")
     if not isinstance(metric, str) or metric not in METRIC_KEYS:
         errors["metric"] = f"unknown metric {metric!r}; choose one of {', '.join(METRIC_KEYS)}"
     if errors:
         raise FormInvalid(errors)
     spec = _spec(chosen, symbol, timeframe, start, end, {}, settings)
-    return SweepRequest(spec, specs, combos, metric)
+    return SweepRequest(spec, specs, combos, metric, search)
 
 
-def expand_grid(strategy: Strategy | str, specs: list[str], errors: dict[str, str]):
-    """Expand the grid with the strategy's checks; record a field error and return None if bad."""
+def search_method(data: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """How to choose a sweep's combinations: ``{"method": "grid"}`` (all of them, the default)
+    or ``{"method": "random", "trials": N, "seed": S}`` (N drawn; a seed is chosen and kept
+    when none is given, so that every random search can be drawn again)."""
+    method = data.get("search", "grid")
+    if method in (None, "", "grid"):
+        for name in ("trials", "seed"):
+            if data.get(name) not in (None, ""):
+                errors[name] = "only a random search takes this; set search to random"
+        return {"method": "grid"}
+    if method != "random":
+        errors["search"] = f"unknown search {method!r}; choose grid or random"
+        return {"method": "grid"}
+    trials = _whole(data.get("trials"), "trials", 1, MAX_GRID_COMBINATIONS, errors)
+    seed = data.get("seed")
+    seed = secrets.randbelow(MAX_SEED + 1) if seed in (None, "") else _whole(
+        seed, "seed", 0, MAX_SEED, errors)  # fmt: skip
+    return {"method": "random", "trials": trials, "seed": seed}
+
+
+def _whole(value: Any, field: str, low: int, high: int, errors: dict[str, str]) -> int:
+    """A whole number from ``low`` to ``high`` (a JSON number or a form's digits)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        errors[field] = f"give a whole number from {low:,} to {high:,}"
+        return low
+    return value
+
+
+def expand_grid(strategy: Strategy | str, specs: list[str], errors: dict[str, str],
+                search: Mapping[str, Any] | None = None):  # fmt: skip
+    """The grid's combinations with the strategy's checks (all of them, or a random search's
+    draws); record a field error and return None if bad."""
     if errors:
         return None
     try:
+        if search is not None and search["method"] == "random":
+            return sample_grid(specs, strategy, search["trials"], search["seed"],
+                               max_values=MAX_GRID_COMBINATIONS)  # fmt: skip
         return parse_grid(specs, strategy, max_combinations=MAX_GRID_COMBINATIONS)
     except ValueError as err:
         message = str(err)

@@ -58,6 +58,11 @@ def test_submit_wait_and_fetch_a_backtest_and_a_sweep(alice):
     assert grid.table["return_pct"].notna().all()
     assert {(j.kind, j.id) for j in alice.list()} >= {("backtest", job.id), ("sweep", sweep.id)}
 
+    drawn = alice.submit_sweep(strategy="sma_cross", grid={"fast": "2:500:1", "slow": "3:501:1"},
+                               search={"method": "random", "trials": 7, "seed": 42}, **JOB)
+    assert alice.wait(drawn, timeout=60, poll=0.2).status == "succeeded"
+    assert len(alice.sweep_results(drawn).table) == 7
+
     # Every request the client sent is one the OpenAPI document describes.
     assert all(path.startswith("/api/v1/") for _, path in alice.sent)
     assert [(m, p) for m, p in alice.sent if not _documented(m, p.removeprefix("/api/v1"))] == []
@@ -108,6 +113,11 @@ def test_the_remote_commands(server, capsys, tmp_path, monkeypatch):
                          "-g", "fast=5,10", "-g", "slow=20", "--by", "return_pct", "--top", "1")
     assert code == 0, err
     assert "top 1 of 2 sets by return_pct" in out
+    code, out, err = run_cli(capsys, "remote", "sweep", *series, "--strategy", "sma_cross",
+                             "-g", "fast=2:500:1", "-g", "slow=3:501:1", "--search", "random",
+                             "--trials", "5", "--top", "2")  # fmt: skip
+    assert code == 0, err
+    assert "top 2 of 5 sets by sharpe" in out
 
     code, _, err = run_cli(capsys, "remote", "result", "99999")
     assert code == 3 and err.count("\n") == 1

@@ -215,6 +215,39 @@ def test_sweep_validation_errors(api, change, field):
     assert field in err["fields"], err
 
 
+def test_a_random_search_sweep_keeps_its_trials_and_seed(api):
+    body = {**SWEEP, "grid": {"fast": "1:99999:1", "slow": "2:100000:1"}, "search": "random",
+            "trials": 30}
+    preview = api.post("/api/v1/sweeps/preview", json={**body, "seed": 5}).get_json()
+    assert preview["combinations"] == 30 and preview["allowed"]
+    assert preview["search"] == {"method": "random", "trials": 30, "seed": 5}
+    r = api.post("/api/v1/sweeps", json=body)
+    assert r.status_code == 201, r.get_json()
+    sweep = r.get_json()
+    search = sweep["search"]
+    assert sweep["total"] == 30 and search["method"] == "random" and search["trials"] == 30
+    assert api.get(f"/api/v1/sweeps/{sweep['id']}").get_json()["search"] == search
+    drawn = [row["params"] for row in
+             api.get(f"/api/v1/sweeps/{sweep['id']}/results").get_json()["items"]]
+    again = api.post("/api/v1/sweeps", json={**body, "seed": search["seed"]}).get_json()
+    assert [row["params"] for row in api.get(
+        f"/api/v1/sweeps/{again['id']}/results").get_json()["items"]] == drawn
+    assert api.post("/api/v1/sweeps", json=SWEEP).get_json()["search"] == {"method": "grid"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"search": "bayes"}, "search"), ({"search": "random"}, "trials"),
+     ({"search": "random", "trials": 0}, "trials"), ({"search": "random", "trials": "x"}, "trials"),
+     ({"search": "random", "trials": 5, "seed": -1}, "seed"),
+     ({"search": "random", "trials": 5, "seed": 2**53}, "seed"),
+     ({"trials": 5}, "trials"), ({"search": "random", "trials": 100}, "grid")],
+)
+def test_random_search_validation_errors(api, change, field):
+    err = error_of(api.post("/api/v1/sweeps", json={**SWEEP, **change}), 400)
+    assert field in err["fields"], err
+
+
 def test_sweep_over_quota_is_429(api):
     body = {**SWEEP, "grid": {"fast": "1:40:1", "slow": "41:50:1"}}
     assert "400 parameter combinations" in error_of(api.post("/api/v1/sweeps", json=body),

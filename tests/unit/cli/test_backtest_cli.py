@@ -81,10 +81,32 @@ def test_sweep_json_and_the_default_grid_file(capsys, candles_csv, tmp_path, mon
         (t["fast"], t["slow"]) for t in d["top"]]
 
 
+def test_a_random_search_sweep_prints_its_seed_and_draws_the_same_again(capsys, candles_csv,
+                                                                        tmp_path):  # fmt: skip
+    def run(*extra):
+        out_csv = tmp_path / "random.csv"
+        code, out, err = run_cli(capsys, "sweep", "--csv", str(candles_csv), "--strategy",
+                                 "sma_cross", "-g", "fast=2:5000:1", "-g", "slow=3:5001:1",
+                                 "--search", "random", "--trials", "12", "--out", str(out_csv),
+                                 "--json", *extra)  # fmt: skip
+        assert code == 0, err
+        with open(out_csv) as fh:
+            return json.loads(out), err, sorted((r["fast"], r["slow"]) for r in csv.DictReader(fh))
+
+    first, err, drawn = run()
+    seed = int(err.split("seed ")[1].split()[0])
+    assert first["sets"] == 12 and len(drawn) == 12
+    assert run("--seed", str(seed))[2] == drawn
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["backtest", "--strategy", "nope"], "unknown strategy 'nope'"),
+        (["sweep", "--strategy", "sma_cross", "-g", "fast=2:500:1", "--search", "random"],
+         "--trials: give a whole number"),
+        (["sweep", "--strategy", "sma_cross", "-g", "fast=2:9:1", "--trials", "3"],
+         "--trials: only a random search takes this"),
         (["backtest", "--strategy", "sma_cross", "-p", "fast=abc"], "parameter 'fast'"),
         (["backtest", "--strategy", "sma_cross", "-p", "fast"], "must look like name=value"),
         (["backtest", "--strategy", "sma_cross", "--sizing", "units"], "needs a size"),

@@ -10,7 +10,7 @@ import pytest
 from engine.backtest import run_backtest
 from engine.metrics import METRIC_KEYS
 from engine.simulator import SimConfig
-from engine.sweep import parse_grid, run_sweep
+from engine.sweep import parse_grid, run_sweep, sample_grid
 from tests.unit.engine.sim_data import MINUTE_NS, random_walk
 
 
@@ -139,3 +139,41 @@ def test_sets_too_long_for_the_series_trade_nothing_instead_of_failing_the_sweep
     result = run_sweep(candles, "sma_cross", [{"fast": 2, "slow": 5}], SimConfig(cash=5_000))
     assert result.column("trades").tolist() == [0]
     assert result.column("equity_final").tolist() == [5_000]
+
+
+# -- random search ------------------------------------------------------------------------------
+HUGE = ["fast=1:99999:1", "slow=2:100000:1"]  # about 10**10 combinations
+
+
+def test_a_random_search_draws_distinct_valid_sets_from_a_space_too_large_to_expand():
+    sets = sample_grid(HUGE, "sma_cross", 500, seed=11)
+    assert len(sets) == 500
+    assert len({(s["fast"], s["slow"]) for s in sets}) == 500
+    assert all(1 <= s["fast"] < s["slow"] <= 100_000 for s in sets)
+    assert sets.dropped > 0  # about half the space has fast >= slow: drawn again
+
+
+def test_a_random_search_is_reproducible_from_its_seed():
+    first = sample_grid(HUGE, "sma_cross", 50, seed=3)
+    assert list(first) == list(sample_grid(HUGE, "sma_cross", 50, seed=3))
+    assert list(first) != list(sample_grid(HUGE, "sma_cross", 50, seed=4))
+
+
+def test_random_draws_cover_the_space_uniformly():
+    """Every value of a 10-value axis is drawn about equally often (a decoding bug that favoured
+    the first or last values of an axis would fail this)."""
+    sets = sample_grid(["fast=1:10:1", "slow=11:2010:1"], "sma_cross", 5000, seed=1)
+    counts = np.bincount([s["fast"] for s in sets], minlength=11)[1:]
+    assert counts.min() > 400 and counts.max() < 600
+
+
+@pytest.mark.parametrize(
+    ("specs", "trials", "message"),
+    [(["fast=5:10:5", "slow=20,30"], 4, "search it whole"),
+     (HUGE, 0, "at least 1 trial"),
+     (["fast=50:99999:1", "slow=2:50:1"], 10, "narrow the ranges"),  # fast >= slow everywhere
+     (["fast=1:10:1", "bogus=1,2"], 5, "unknown parameter 'bogus'")],
+)
+def test_a_random_search_that_cannot_be_drawn_says_why(specs, trials, message):
+    with pytest.raises(ValueError, match=message):
+        sample_grid(specs, "sma_cross", trials, seed=1)
