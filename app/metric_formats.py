@@ -140,9 +140,23 @@ def headline(metrics: dict[str, Any], currency: str | None = None) -> list[Shown
 
 def grouped(metrics: dict[str, Any], currency: str | None = None) -> list[tuple[str, list[Shown]]]:
     """Every metric, by group in GROUPS order; known ones in catalogue order, unknown by key."""
-    order = {k: i for i, k in enumerate(METRICS)}
-    keys = sorted(metrics, key=lambda k: (order.get(k, len(order)), k))
+    keys = sorted(metrics, key=_catalogue_order)
     groups: dict[str, list[Shown]] = {g: [] for g in GROUPS}
     for k in keys:
         groups[info(k, metrics[k]).group].append(shown(k, metrics[k], currency))
     return [(g, rows) for g, rows in groups.items() if rows]
+
+
+def side_by_side(results: list[dict[str, Any]], currency: str | None = None
+                 ) -> list[list[Shown]]:
+    """One row per metric any of ``results`` has (catalogue order, unknown ones by key), each
+    with one cell per result (a dash where it lacks the metric): the compare page's table."""
+    keys = sorted({k for m in results for k in m}, key=_catalogue_order)
+    return [[shown(k, m.get(k), currency) for m in results] for k in keys]
+
+
+def _catalogue_order(key: str) -> tuple[int, str]:
+    return (_ORDER.get(key, len(_ORDER)), key)
+
+
+_ORDER = {k: i for i, k in enumerate(METRICS)}

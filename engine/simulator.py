@@ -93,7 +93,7 @@ class SimConfig:
         elif self.size is None:
             what = {"equity_fraction": "the fraction of equity per trade, e.g. 0.5",
                     "cash": "the cash per trade", "units": "the units per trade"}[self.sizing]
-            raise ValueError(f"sizing={self.sizing!r} needs a size: {what}")
+            raise ValueError(f"size is missing: sizing={self.sizing!r} needs a size, {what}")
         elif self.sizing == "equity_fraction":
             _check_number(
                 "size",

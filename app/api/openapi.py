@@ -288,6 +288,8 @@ def _schemas() -> dict:
         "Strategies": {"type": "object", "required": ["items"], "properties": {"items": {
             "type": "array", "items": {"type": "object", "required": ["name", "params"],
                                        "properties": {"name": {"type": "string"},
+                                                      "display_name": {"type": "string"},
+                                                      "summary": {"type": "string"},
                                                       "description": {"type": "string"},
                                                       "params": {"type": "array",
                                                                  "items": {"type": "object"}},

@@ -15,65 +15,19 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from app.backtests.forms import form_context, form_data, values_from_job
 from app.backtests.report import report_context
 from app.extensions import backend, rw
 from app.ids import id_arg
 from app.present import equity_csv, job_dict, report_dict, trades_csv
-from app.strategies.views import job_strategy_version, saved_choices
+from app.strategies.views import job_strategy_version
 from app.trade_table import parse_query
-from engine import strategies
 from quantgrid.db import backtests as bt
 from quantgrid.db import results
 from quantgrid.errors import QuotaExceeded
-from quantgrid.jobs.spec import SETTINGS_DEFAULTS, FormInvalid, backtest_spec, series_choices
+from quantgrid.jobs.spec import FormInvalid, backtest_spec
 
 bp = Blueprint("backtests", __name__, url_prefix="/backtests")
-
-
-def form_data(form) -> dict:
-    """Nest a submitted form (p.<strategy>.<param>, settings.<name>) like the API's JSON."""
-    return {**form_common(form), "params": strategy_fields(form, "p")}
-
-
-def form_common(form) -> dict:
-    """The fields a backtest form and a sweep form share, nested like the API's JSON."""
-    return {
-        "strategy": form.get("strategy", ""),
-        "symbol": form.get("symbol", ""),
-        "timeframe": form.get("timeframe", ""),
-        "start": form.get("start", ""),
-        "end": form.get("end", ""),
-        "settings": {k[9:]: v for k, v in form.items() if k.startswith("settings.")}
-        | {"fractional": form.get("settings.fractional", "")},
-    }
-
-
-def strategy_fields(form, kind: str) -> dict:
-    """The non-empty ``<kind>.<strategy>.<name>`` fields of the chosen strategy, by name."""
-    prefix = f"{kind}.{form.get('strategy', '')}."
-    return {k[len(prefix):]: v for k, v in form.items() if k.startswith(prefix) and v}
-
-
-def form_context(values: dict | None = None, errors: dict | None = None, message=None) -> dict:
-    """What the backtest and sweep forms show: the built-ins then the user's saved strategies
-    (each with its parameters, for their fields), the series, and the submitted values."""
-    return {
-        "strategies": [{**s.schema(), "saved": False} for s in strategies.available().values()]
-        + saved_choices(),
-        "series": series_choices(backend.inventory),
-        "values": values or {},
-        "errors": errors or {},
-        "message": message,
-        "settings_defaults": SETTINGS_DEFAULTS,
-    }
-
-
-def _values_from_job(job) -> dict:
-    return {
-        "strategy": job.strategy, "symbol": job.symbol, "timeframe": job.timeframe,
-        "start": job.start_at.strftime("%Y-%m-%d"), "end": job.end_at.strftime("%Y-%m-%d"),
-        "params": dict(job.params or {}), "settings": dict(job.settings or {}),
-    }
 
 
 @bp.get("/new")
@@ -83,7 +37,7 @@ def new():
     if request.args.get("from"):
         job_id = id_arg(request.args["from"], "from")
         job = backend.db.run_read(bt.get_backtest, job_id, current_user, rw=rw())
-        values = _values_from_job(job)
+        values = values_from_job(job)
     elif request.args.get("strategy"):
         # From a sweep's table: the strategy, the series and one combination's parameters.
         values = {k: request.args.get(k, "") for k in ("strategy", "symbol", "timeframe",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
+from app import metric_formats
 from app.extensions import backend, rw
 from app.ids import id_arg
 from quantgrid.db import backtests as bt
@@ -31,6 +32,6 @@ def index():
         return jobs, reports, choices
 
     jobs, reports, choices = backend.db.run_read(read, rw=rw())
-    metric_names = list(dict.fromkeys(k for r in reports for k in r.metrics))
-    return render_template("compare/index.html", jobs=jobs, reports=reports,
-                           metric_names=metric_names, choices=choices, ids=ids)
+    rows = metric_formats.side_by_side([r.metrics for r in reports])
+    return render_template("compare/index.html", jobs=jobs, reports=reports, rows=rows,
+                           choices=choices, ids=ids)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.backtests.views import form_common, form_context, strategy_fields
+from app.backtests.forms import form_context, sweep_form_data
 from app.extensions import backend, rw
 from app.present import job_dict
 from app.strategies.views import job_strategy_version
@@ -23,14 +23,8 @@ from quantgrid.jobs.strategies import strategy_of
 bp = Blueprint("sweeps", __name__, url_prefix="/sweeps")
 
 
-def form_data(form) -> dict:
-    return {**form_common(form), "metric": form.get("metric", "sharpe"),
-            "grid": strategy_fields(form, "g")}
-
-
 def _render(values=None, errors=None, message=None, status=200):
-    ctx = form_context(values, errors, message)
-    return render_template("sweeps/new.html", metrics=METRIC_KEYS, **ctx), status
+    return render_template("sweeps/new.html", **form_context(values, errors, message)), status
 
 
 @bp.get("/new")
@@ -42,7 +36,7 @@ def new():
 @bp.post("/new")
 @login_required
 def create():
-    data = form_data(request.form)
+    data = sweep_form_data(request.form)
     chooser = backend.strategies.chooser(current_user._get_current_object(), rw())
     try:
         checked = sweep_request(data, backend.inventory, chooser)

@@ -1,7 +1,8 @@
 """What every strategy is: a parameter schema, validation, a warm-up and a signal generator.
 
-A strategy is an instance of a :class:`Strategy` subclass. Subclasses declare ``name``,
-``description``, ``params`` and ``constraints`` and implement two hooks:
+A strategy is an instance of a :class:`Strategy` subclass. Subclasses declare ``name`` (the code
+name jobs and the API carry), ``display_name`` and ``summary`` (what a person reads: a title and
+one line), ``description``, ``params`` and ``constraints`` and implement two hooks:
 
 - ``_warmup(p) -> int``: the first bar on which the strategy may act, from validated params;
 - ``_signals(candles, p, ind) -> int8 array``: the orders (see :mod:`engine.signals`), using
@@ -95,6 +96,10 @@ class Strategy:
     """Base class of all strategies; see the module docstring for the hooks to implement."""
 
     name: ClassVar[str] = ""
+    #: What pages call it ("SMA cross"); the code name when empty.
+    display_name: ClassVar[str] = ""
+    #: One line saying what it does; the description (else the name) when empty.
+    summary: ClassVar[str] = ""
     description: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     #: Pairs ``(a, b)`` meaning parameter ``a`` must be strictly less than parameter ``b``.
@@ -104,6 +109,8 @@ class Strategy:
         """Describe the strategy and its parameters as plain JSON values (for forms and the API)."""
         return {
             "name": self.name,
+            "display_name": self.display_name or self.name,
+            "summary": self.summary or self.description or self.name,
             "description": self.description,
             "params": [p.schema() for p in self.params],
             "constraints": [{"left": a, "op": "<", "right": b} for a, b in self.constraints],

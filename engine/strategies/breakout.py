@@ -11,6 +11,8 @@ from engine.strategies.reversion import _ALLOW_SHORT, _orders, _prev
 
 class DonchianBreakout(Strategy):
     name = "donchian_breakout"
+    display_name = "Donchian breakout"
+    summary = "Breakout: trade a close beyond the highest high or lowest low of recent bars."
     description = (
         "Long when the close rises above the highest high of the previous `period` bars, short "
         "(or flat when allow_short=0) when it falls below their lowest low. The channel for "

@@ -19,6 +19,8 @@ _MAX_WINDOW = 100_000
 
 class SmaCross(Strategy):
     name = "sma_cross"
+    display_name = "SMA cross"
+    summary = "Trend: follow the crossings of a fast and a slow simple moving average."
     description = (
         "Long when the fast simple moving average of the close crosses above the slow one, "
         "short when it crosses below (always in the market after the first cross)."
@@ -41,6 +43,8 @@ class SmaCross(Strategy):
 
 class EmaCross(Strategy):
     name = "ema_cross"
+    display_name = "EMA cross"
+    summary = "Trend: follow the crossings of a fast and a slow exponential moving average."
     description = (
         "Long when the fast exponential moving average of the close crosses above the slow "
         "one, short when it crosses below."
@@ -62,6 +66,8 @@ class EmaCross(Strategy):
 
 class Macd(Strategy):
     name = "macd"
+    display_name = "MACD"
+    summary = "Trend: follow the MACD line's crossings of its signal line."
     description = (
         "Long when the MACD line (EMA(fast) - EMA(slow) of the close) crosses above its signal "
         "line (an EMA of the MACD line), short when it crosses below."

@@ -34,6 +34,8 @@ def _prev(a: np.ndarray) -> np.ndarray:
 
 class RsiReversion(Strategy):
     name = "rsi_reversion"
+    display_name = "RSI reversion"
+    summary = "Mean reversion: buy when the RSI leaves oversold, sell when it leaves overbought."
     description = (
         "Long when Wilder's RSI of the close crosses up through the lower level (leaving "
         "oversold); short, or flat when allow_short=0, when it crosses down through the upper "
@@ -63,6 +65,8 @@ class RsiReversion(Strategy):
 
 class BollingerReversion(Strategy):
     name = "bollinger_reversion"
+    display_name = "Bollinger reversion"
+    summary = "Mean reversion: trade a close back inside the Bollinger bands, exit at the middle."
     description = (
         "Long when the close comes back inside the lower Bollinger band (below it on the "
         "previous bar, at or above it now), short when it comes back inside the upper band "

@@ -19,6 +19,7 @@ from engine.metrics import METRIC_KEYS
 from engine.simulator import SimConfig
 from engine.strategies import Strategy
 from engine.sweep import ParamGrid, parse_grid, sample_grid
+from quantgrid.candles.store import finest_divisor
 from quantgrid.db.backtests import JobSpec
 from quantgrid.errors import InvalidInput
 from quantgrid.jobs.strategies import Chosen, InvalidStrategySource, builtin
@@ -48,21 +49,28 @@ class FormInvalid(InvalidInput):
 
 
 def series_choices(inventory) -> dict[str, dict[str, Any]]:
-    """``{symbol: {"timeframes": [...], "first": ns, "last": ns}}`` from what the store holds
-    (``inventory``: a ``quantgrid.candles.inventory.Inventory``, cached per process)."""
+    """``{symbol: {"timeframes": [...], "first": ns, "last": ns, "ranges": {tf: (first, last)}}}``
+    from what the store holds (``inventory``: a ``quantgrid.candles.inventory.Inventory``, cached
+    per process). A timeframe that is not stored spans what the store resamples it from."""
     out: dict[str, dict[str, Any]] = {}
     for info in inventory.series():
         entry = out.setdefault(
-            info.symbol, {"stored": [], "first": info.first, "last": info.last}
+            info.symbol, {"stored": [], "first": info.first, "last": info.last, "ranges": {}}
         )
         entry["stored"].append(info.timeframe)
         entry["first"] = min(entry["first"], info.first)
         entry["last"] = max(entry["last"], info.last)
+        entry["ranges"][info.timeframe] = (info.first, info.last)
     for entry in out.values():
         finest = min(Timeframe.parse(tf) for tf in entry["stored"])
         offered = {tf for tf in OFFERED if finest.divides(Timeframe.parse(tf))}
         offered.update(entry["stored"])
         entry["timeframes"] = sorted(offered, key=Timeframe.parse)
+        by_tf = {Timeframe.parse(tf): span for tf, span in entry["ranges"].items()}
+        for tf in entry["timeframes"]:
+            if tf not in entry["ranges"]:
+                source = finest_divisor(Timeframe.parse(tf), entry["stored"])
+                entry["ranges"][tf] = by_tf.get(source, (entry["first"], entry["last"]))
     return out
 
 
@@ -198,11 +206,17 @@ def _series_fields(data: Mapping[str, Any], series: dict[str, dict[str, Any]]):
         if start >= end:
             errors["end"] = "the end must be after the start"
         elif known_symbol:
-            first = datetime.fromtimestamp(series[symbol]["first"] / 1e9, UTC)
-            last = datetime.fromtimestamp(series[symbol]["last"] / 1e9, UTC)
+            entry = series[symbol]
+            known_tf = "timeframe" not in errors
+            first, last = (entry["ranges"][timeframe] if known_tf
+                           else (entry["first"], entry["last"]))  # fmt: skip
+            first = datetime.fromtimestamp(first / 1e9, UTC)
+            last = datetime.fromtimestamp(last / 1e9, UTC)
             if end <= first or start > last:
+                which = f"{symbol} {timeframe}" if known_tf else symbol
                 errors["start"] = (
-                    f"{symbol} has candles from {first:%Y-%m-%d} to {last:%Y-%m-%d} only"
+                    f"{which} has candles from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
+                    " UTC only; choose a start and an end in that range"
                 )
                 unknown = True
     return (symbol, timeframe, start, end, errors), unknown

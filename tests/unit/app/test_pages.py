@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -190,7 +191,15 @@ def test_compare_page(client, api, db, store):
     finish(db, store, a)
     finish(db, store, b)
     page = client.get(f"/compare?id={a}&id={b}").get_data(as_text=True)
-    assert f'data-ids="{a},{b}"' in page and "sharpe" in page
+    assert f'data-ids="{a},{b}"' in page
+    # The result page's names, explanations and formats, not the engine's keys and %.4g.
+    table = page.split('id="compare-metrics"')[1].split("</table>")[0]
+    for name in ("Sharpe ratio", "Total return", "Max. drawdown duration", "Peak equity"):
+        assert f">{name}</span>" in table
+    for key in ("sharpe", "return_pct", "max_drawdown_duration_s", "equity_peak"):
+        assert f">{key}<" not in table
+    assert "e+0" not in table and re.search(r">-?[\d,]+\.\d\d%</td>", table)
+    assert re.search(r">\d+ (d|h|min)", table)  # durations in days, hours or minutes
     assert client.get("/compare?id=x").status_code == 400
     assert client.get(f"/compare?id={a}&id=999").status_code == 404
 

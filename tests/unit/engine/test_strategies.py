@@ -134,6 +134,26 @@ def test_schema_is_json_and_defaults_validate(name):
     assert s.validate({}) == s.defaults() == s.validate(s.defaults())
 
 
+def test_builtins_have_a_display_name_and_a_one_line_summary():
+    shown = [registry.get(name).schema() for name in BUILTINS]
+    names = [s["display_name"] for s in shown]
+    assert len(set(names)) == len(names)
+    for s in shown:
+        assert s["display_name"] != s["name"]
+        assert s["summary"] and "\n" not in s["summary"] and len(s["summary"]) <= 100
+
+
+def test_a_strategy_without_display_fields_shows_its_name_and_description():
+    from engine.strategies import Strategy
+
+    class Bare(Strategy):
+        name = "bare"
+        description = "Does nothing."
+
+    assert Bare().schema()["display_name"] == "bare"
+    assert Bare().schema()["summary"] == "Does nothing."
+
+
 @pytest.mark.parametrize(
     ("name", "params", "warmup"),
     [
