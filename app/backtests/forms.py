@@ -36,7 +36,15 @@ def form_data(form) -> dict:
 def sweep_form_data(form) -> dict:
     """Nest a submitted sweep form (g.<strategy>.<param> for the grid) like the API's JSON."""
     return {**form_common(form), "metric": form.get("metric", "sharpe"),
-            "grid": strategy_fields(form, "g")}
+            "grid": strategy_fields(form, "g"), "search": form.get("search", "grid"),
+            "trials": _whole_or_text(form.get("trials", "")),
+            "seed": _whole_or_text(form.get("seed", ""))}
+
+
+def _whole_or_text(value: str) -> int | str:
+    """A form field's digits as the whole number the API would send; anything else as typed,
+    for the spec to refuse with its message."""
+    return int(value) if value.strip().isdigit() else value
 
 
 def form_common(form) -> dict:

@@ -336,9 +336,7 @@ def search_method(data: Mapping[str, Any], errors: dict[str, str]) -> dict[str, 
 
 
 def _whole(value: Any, field: str, low: int, high: int, errors: dict[str, str]) -> int:
-    """A whole number from ``low`` to ``high`` (a JSON number or a form's digits)."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    """A whole number from ``low`` to ``high``."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         errors[field] = f"give a whole number from {low:,} to {high:,}"
         return low

@@ -20,7 +20,19 @@
     }
     return { strategy: strategy, symbol: data.get("symbol"), timeframe: data.get("timeframe"),
              start: data.get("start"), end: data.get("end"), metric: data.get("metric"),
-             grid: grid, settings: settings };
+             grid: grid, settings: settings, search: data.get("search"),
+             trials: whole(data.get("trials")), seed: whole(data.get("seed")) };
+  }
+  function whole(value) {
+    return value === null || value === "" ? null : (/^\d+$/.test(value) ? Number(value) : value);
+  }
+  // The trials and seed only for a random search (disabled fields are not sent).
+  const search = document.getElementById("search");
+  const random = document.getElementById("random-search");
+  function showSearch() {
+    const on = search.value === "random";
+    random.hidden = !on;
+    for (const input of random.querySelectorAll("input")) input.disabled = !on;
   }
   function update() {
     const request = body();
@@ -48,6 +60,8 @@
   form.addEventListener("input", function () {
     touched = true; clearTimeout(timer); timer = setTimeout(update, 300);
   });
+  search.addEventListener("change", showSearch);
+  showSearch();
   form.addEventListener("change", function () {
     touched = true; clearTimeout(timer); timer = setTimeout(update, 100);
   });

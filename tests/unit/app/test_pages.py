@@ -176,6 +176,17 @@ def test_sweep_form_submits_and_shows_the_sweep(client):
     assert 'id="heatmap"' in page and "7 combinations" in page
 
 
+def test_a_random_search_from_the_sweep_form_shows_its_seed(client):
+    form = {**SWEEP_FORM, "g.sma_cross.fast": "2:5000:1", "g.sma_cross.slow": "3:5001:1",
+            "search": "random", "trials": "9", "seed": "77"}
+    r = post_form(client, "/sweeps/new", form)
+    assert r.status_code == 302
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "a random search of 9 combinations" in page and '<span id="search-seed">77</span>' in page
+    r = post_form(client, "/sweeps/new", {**form, "trials": "nine"})
+    assert r.status_code == 400 and 'data-field="trials"' in r.get_data(as_text=True)
+
+
 def test_sweep_form_errors_and_quota(client):
     r = post_form(client, "/sweeps/new", {**SWEEP_FORM, "g.sma_cross.fast": "5:x:5"})
     assert r.status_code == 400 and 'data-field="grid.fast"' in r.get_data(as_text=True)
