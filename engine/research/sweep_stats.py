@@ -25,8 +25,8 @@ _BS1 = _BN + RESEARCH_BLOCKS
 _BS2 = _BS1 + RESEARCH_BLOCKS
 # C(16, 8) = 12,870 in-sample choices cost 12,870 x 4 sums per trial; above this many trials
 # adjacent blocks are merged in pairs (C(8, 4) = 70 choices): a read stays well under a second
-# (300 sets x 16 blocks take about 0.3 s, 50,000 sets x 8 blocks less).
-MAX_TRIALS_16_BLOCKS = 300
+# (100 sets x 16 blocks take about 0.4 s of CPU, 50,000 sets x 8 blocks 0.5 s).
+MAX_TRIALS_16_BLOCKS = 100
 
 
 @dataclass(frozen=True)
