@@ -34,6 +34,19 @@ MAX_MAGNITUDE_DIGITS = 15  # grid values below 1e16 in magnitude
 # this many draws per trial asked for (a space mostly of invalid sets should be narrowed).
 MAX_DRAWS_PER_TRIAL = 20
 
+# Research statistics per set (SweepResult.research), from the per-period returns the sharpe
+# metric uses: their count, mean and central moment sums M2..M4 (M_k = sum (r - mean)^k), then
+# for each of RESEARCH_BLOCKS equal blocks of the bar range the count, sum and sum of squares of
+# the returns whose period ends in it (bar i is in block i * RESEARCH_BLOCKS // bars).
+RESEARCH_BLOCKS = _k.RESEARCH_BLOCKS
+RESEARCH_COLUMNS: tuple[str, ...] = (
+    "count", "mean", "m2", "m3", "m4",
+    *(f"block_count_{b}" for b in range(RESEARCH_BLOCKS)),
+    *(f"block_sum_{b}" for b in range(RESEARCH_BLOCKS)),
+    *(f"block_sum_sq_{b}" for b in range(RESEARCH_BLOCKS)),
+)
+assert len(RESEARCH_COLUMNS) == _k.N_RESEARCH_COLUMNS
+
 
 class ParamGrid(list):
     """The parameter sets of a grid (a list of dicts), and how many combinations were dropped."""
@@ -46,11 +59,17 @@ class ParamGrid(list):
 
 @dataclass(frozen=True, eq=False)
 class SweepResult:
-    """A params table and a float64 metrics matrix, one row per parameter set."""
+    """A params table and a float64 metrics matrix, one row per parameter set.
+
+    ``research`` holds each set's research statistics (RESEARCH_COLUMNS), for the Deflated
+    Sharpe Ratio and the PBO of the sweep; they are not metrics (not compared with
+    backtesting.py, not shown as columns).
+    """
 
     strategy: str
     params: list[dict[str, int | float]]
     metrics: np.ndarray = field(repr=False)
+    research: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 0)))
     columns: tuple[str, ...] = METRIC_KEYS
 
     def column(self, name: str) -> np.ndarray:
@@ -97,6 +116,7 @@ def run_sweep(
     configs = [strategy.configure(config, p) for p in validated]
     prep = prepare(candles, config, 0)
     out = np.empty((len(validated), len(METRIC_KEYS)), dtype=np.float64)
+    research = np.empty((len(validated), len(RESEARCH_COLUMNS)), dtype=np.float64)
     total, n = len(validated), len(candles)
     signals = strategy.signals_many(candles, validated)
     rows = max(1, BLOCK_BYTES // max(n, 1))
@@ -112,15 +132,18 @@ def run_sweep(
             if len(groups) == 1:  # the usual case: the block as it is, without copies
                 _k.sweep(args, candles.time, candles.open, candles.high, candles.low,
                          candles.close, sig, starts, prep.calendar.period_end,
-                         out[first : first + len(block)])
+                         out[first : first + len(block)], research[first : first + len(block)])
             else:
                 part = np.empty((len(idx), len(METRIC_KEYS)), dtype=np.float64)
+                part_research = np.empty((len(idx), len(RESEARCH_COLUMNS)), dtype=np.float64)
                 _k.sweep(args, candles.time, candles.open, candles.high, candles.low,
-                         candles.close, sig[idx], starts[idx], prep.calendar.period_end, part)
+                         candles.close, sig[idx], starts[idx], prep.calendar.period_end, part,
+                         part_research)
                 out[first + idx] = part
+                research[first + idx] = part_research
         if progress is not None:
             progress(first + len(block), total)
-    return SweepResult(strategy=strategy.name, params=validated, metrics=out)
+    return SweepResult(strategy=strategy.name, params=validated, metrics=out, research=research)
 
 
 def _by_config(configs: list[SimConfig]) -> list[tuple[SimConfig, np.ndarray]]:

@@ -5,6 +5,8 @@ from typing import Any
 import numpy as np
 
 N_METRIC_COLUMNS: int
+N_RESEARCH_COLUMNS: int
+RESEARCH_BLOCKS: int
 
 def simulate(
     config: dict[str, Any],
@@ -28,5 +30,6 @@ def sweep(
     starts: np.ndarray,
     period_end: np.ndarray,
     out: np.ndarray,
+    research: np.ndarray,
 ) -> None: ...
 def day_calendar(time: np.ndarray) -> tuple[np.ndarray, int]: ...

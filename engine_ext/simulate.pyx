@@ -71,6 +71,24 @@ cdef enum:
 
 N_METRIC_COLUMNS = N_METRICS
 
+# Research statistics of the per-period returns, one row per set (engine.sweep.RESEARCH_COLUMNS):
+# count, mean and the central moment sums M2, M3, M4 (Welford / Terriberry), then per block of
+# the bar range the count, sum and sum of squares of the returns whose period ends in the block.
+cdef enum:
+    R_COUNT = 0
+    R_MEAN = 1
+    R_M2 = 2
+    R_M3 = 3
+    R_M4 = 4
+    R_BLOCKS = 16
+    R_BLOCK_N = 5
+    R_BLOCK_S1 = R_BLOCK_N + R_BLOCKS
+    R_BLOCK_S2 = R_BLOCK_S1 + R_BLOCKS
+    N_RESEARCH = R_BLOCK_S2 + R_BLOCKS
+
+N_RESEARCH_COLUMNS = N_RESEARCH
+RESEARCH_BLOCKS = R_BLOCKS
+
 ctypedef struct Config:
     double cash
     double commission
@@ -119,6 +137,10 @@ ctypedef struct Stats:
     double r_n
     double r_mean
     double r_m2
+    double r_m3
+    double r_m4
+    double *research       # the set's research row, or NULL (single backtests)
+    Py_ssize_t n_bars
     double r_sum_log
     bint r_log_bad
     double r_sum_neg2
@@ -344,7 +366,8 @@ cdef inline void _check_exits(Config *cfg, Position *pos, Stats *st, Record *rec
 
 cdef inline void _observe_equity(Stats *st, double equity, Py_ssize_t i, bint period_end,
                                  const long long *time) noexcept nogil:
-    cdef double r, delta
+    cdef double r, delta, n1, dn, dn2, term1
+    cdef Py_ssize_t b
     # Every equity that is not finite comes here: NaN and +inf fail the caller's `equity < peak`,
     # and -inf is never recorded (equity <= 0 is bankruptcy, which records 0).
     if not isfinite(equity):
@@ -373,10 +396,26 @@ cdef inline void _observe_equity(Stats *st, double equity, Py_ssize_t i, bint pe
         if st.have_prev_period:
             r = equity / st.prev_period_equity - 1.0
             if not isnan(r):
+                n1 = st.r_n
                 st.r_n += 1.0
                 delta = r - st.r_mean
-                st.r_mean += delta / st.r_n
+                # Higher moments by Terriberry's update (from the old M2 and M3); the mean and M2
+                # keep Welford's form, whose bits the sharpe metric has always had.
+                dn = delta / st.r_n
+                dn2 = dn * dn
+                term1 = delta * dn * n1
+                st.r_m4 += (term1 * dn2 * (st.r_n * st.r_n - 3.0 * st.r_n + 3.0)
+                            + 6.0 * dn2 * st.r_m2 - 4.0 * dn * st.r_m3)
+                st.r_m3 += term1 * dn * (st.r_n - 2.0) - 3.0 * dn * st.r_m2
+                st.r_mean += dn
                 st.r_m2 += delta * (r - st.r_mean)
+                if st.research != NULL:
+                    # the block of the bar that ends the period: blocks cut the bar range into
+                    # R_BLOCKS parts by bar index, the same for every set of the sweep
+                    b = (i * R_BLOCKS) // st.n_bars
+                    st.research[R_BLOCK_N + b] += 1.0
+                    st.research[R_BLOCK_S1 + b] += r
+                    st.research[R_BLOCK_S2 + b] += r * r
                 if r + 1.0 <= 0:
                     st.r_log_bad = True
                 else:
@@ -481,7 +520,8 @@ cdef void _finalize(Config *cfg, Stats *st, Py_ssize_t n, double last_equity, do
 cdef void _run(Config *cfg, const long long[::1] time_, const double[::1] open_,
                const double[::1] high, const double[::1] low, const double[::1] close,
                const signed char[::1] signals, const unsigned char[::1] period_end,
-               double *equity_out, Record *rec, Position *pos, double *metrics) noexcept nogil:
+               double *equity_out, Record *rec, Position *pos, double *metrics,
+               double *research) noexcept nogil:
     cdef Py_ssize_t n = close.shape[0]
     cdef Py_ssize_t i
     cdef double cash = cfg.cash
@@ -498,6 +538,11 @@ cdef void _run(Config *cfg, const long long[::1] time_, const double[::1] open_,
     cdef bint has_exits = cfg.has_exits
     cdef Py_ssize_t start = cfg.start
     memset_stats(&st)
+    if research != NULL:
+        for i in range(N_RESEARCH):
+            research[i] = 0.0
+        st.research = research
+        st.n_bars = n
     pos.size = 0.0
     pos.entry_price = 0.0
     for i in range(n):
@@ -549,6 +594,12 @@ cdef void _run(Config *cfg, const long long[::1] time_, const double[::1] open_,
         st.dd_sum_peak += st.dd_cur_max
         _dd_period(&st, <double>(time[n - 1] - time[st.dd_prev]))
     _finalize(cfg, &st, n, equity, close[n - 1] if n > 0 else NAN, close, pos.size != 0, metrics)
+    if research != NULL:
+        research[R_COUNT] = st.r_n
+        research[R_MEAN] = st.r_mean
+        research[R_M2] = st.r_m2
+        research[R_M3] = st.r_m3
+        research[R_M4] = st.r_m4
 
 
 cdef inline void memset_stats(Stats *st) noexcept nogil:
@@ -568,6 +619,10 @@ cdef inline void memset_stats(Stats *st) noexcept nogil:
     st.r_n = 0.0
     st.r_mean = 0.0
     st.r_m2 = 0.0
+    st.r_m3 = 0.0
+    st.r_m4 = 0.0
+    st.research = NULL
+    st.n_bars = 0
     st.r_sum_log = 0.0
     st.r_log_bad = False
     st.r_sum_neg2 = 0.0
@@ -638,7 +693,7 @@ def simulate(dict config, const long long[::1] time, const double[::1] open_,
     rec.trades = <TradeRec *>cnp.PyArray_DATA(trades)
     with nogil:
         _run(&cfg, time, open_, high, low, close, signals, period_end,
-             &equity[0] if n > 0 else NULL, &rec, &pos, &metrics[0])
+             &equity[0] if n > 0 else NULL, &rec, &pos, &metrics[0], NULL)
         if pos.size != 0:
             # Still open: marked to the last close, entry fee paid, no exit fee (not traded).
             _record(&rec, pos.entry_bar, n - 1, &time[0], pos.entry_price, close[n - 1], pos.size,
@@ -652,20 +707,23 @@ def simulate(dict config, const long long[::1] time, const double[::1] open_,
 def sweep(dict config, const long long[::1] time, const double[::1] open_,
           const double[::1] high, const double[::1] low, const double[::1] close,
           const signed char[:, ::1] signals, const long long[::1] starts,
-          const unsigned char[::1] period_end, double[:, ::1] out):
+          const unsigned char[::1] period_end, double[:, ::1] out, double[:, ::1] research):
     """Run one backtest per row of ``signals`` over the same candles, recording nothing but metrics.
 
     Row ``i`` places its first order on bar ``starts[i]`` (its strategy's warm-up) and writes its
-    metrics row into ``out[i]``: one call and one loop without the GIL for the whole block of
-    parameter sets, no equity curve or trade list built.
+    metrics row into ``out[i]`` and the research statistics of its per-period returns into
+    ``research[i]`` (N_RESEARCH_COLUMNS): one call and one loop without the GIL for the whole
+    block of parameter sets, no equity curve or trade list built.
     """
     cdef Config cfg = _config(config)
     cdef Position pos
     cdef Record rec
     cdef Py_ssize_t i, m = signals.shape[0]
     if signals.shape[1] != close.shape[0] or starts.shape[0] != m or out.shape[0] != m \
-            or out.shape[1] != N_METRICS:
-        raise ValueError("signals must be (sets, bars), starts (sets,) and out (sets, metrics)")
+            or out.shape[1] != N_METRICS or research.shape[0] != m \
+            or research.shape[1] != N_RESEARCH:
+        raise ValueError("signals must be (sets, bars), starts (sets,), out (sets, metrics) and "
+                         "research (sets, research columns)")
     rec.on = False
     rec.n = 0
     with nogil:
@@ -673,7 +731,7 @@ def sweep(dict config, const long long[::1] time, const double[::1] open_,
             cfg.start = starts[i]
             cfg.buy_hold_bar = starts[i] - 1 if starts[i] > 0 else 0
             _run(&cfg, time, open_, high, low, close, signals[i], period_end, NULL, &rec, &pos,
-                 &out[i, 0])
+                 &out[i, 0], &research[i, 0])
 
 
 def day_calendar(const long long[::1] time):

@@ -36,6 +36,20 @@ _DATE = {"type": "string", "description": "YYYY-MM-DD or an ISO 8601 date-time (
 _END_DATE = {**_DATE, "example": "2020-03-01"}
 
 
+_INT = {"type": "integer"}
+_unavailable = {"type": "object", "required": ["available", "reason"],
+                "additionalProperties": False,
+                "properties": {"available": {"type": "boolean", "enum": [False]},
+                               "reason": {"type": "string"}}}
+
+
+def _statistic(description: str, properties: dict) -> dict:
+    """An available statistic: ``available`` true and every one of ``properties``."""
+    return {"type": "object", "description": description, "additionalProperties": False,
+            "required": ["available", *properties],
+            "properties": {"available": {"type": "boolean", "enum": [True]}, **properties}}
+
+
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -273,8 +287,10 @@ def _schemas() -> dict:
         "Candles": {"type": "object", "required": ["time", "open", "high", "low", "close"],
                     "properties": {k: {"type": "array", "items": _NNUM}
                                    for k in ("time", "open", "high", "low", "close")}},
-        "SweepResults": {"type": "object", "required": ["sweep", "metrics", "items"],
+        "SweepResults": {"type": "object",
+                         "required": ["sweep", "metrics", "items", "statistics"],
                          "properties": {"sweep": _ref("Sweep"),
+                                        "statistics": _ref("SweepStatistics"),
                                         "metrics": {"type": "array",
                                                     "items": {"type": "string"}},
                                         "items": {"type": "array", "items": {
@@ -285,6 +301,24 @@ def _schemas() -> dict:
                                                            "params": {"type": "object"},
                                                            "status": _STATUS,
                                                            "metrics": metrics}}}}},
+        "SweepStatistics": {
+            "type": "object", "required": ["deflated_sharpe", "pbo"],
+            "description": "Whether the best combination is an edge or luck (docs/semantics.md,"
+                           " Research statistics of a sweep); Sharpe ratios per period return,"
+                           " not annualized",
+            "properties": {
+                "deflated_sharpe": {"oneOf": [_unavailable, _statistic(
+                    "The Deflated Sharpe Ratio of the best combination by the sweep's metric",
+                    {"sharpe": _NNUM, "sr0": _NNUM, "dsr": _NNUM, "trials": _INT,
+                     "sharpe_variance": _NNUM, "observations": _INT, "skewness": _NNUM,
+                     "kurtosis": _NNUM})]},
+                "pbo": {"oneOf": [_unavailable, _statistic(
+                    "The Probability of Backtest Overfitting by CSCV over blocks of the range",
+                    {"pbo": _NNUM, "combinations": _INT, "blocks": _INT, "trials": _INT,
+                     "logits": {"type": "object",
+                                "required": ["mean", "median", "p5", "p95", "min", "max"],
+                                "properties": {k: _NNUM for k in ("mean", "median", "p5",
+                                                                  "p95", "min", "max")}}})]}}},
         "Strategies": {"type": "object", "required": ["items"], "properties": {"items": {
             "type": "array", "items": {"type": "object", "required": ["name", "params"],
                                        "properties": {"name": {"type": "string"},

@@ -14,9 +14,10 @@ from app.trade_table import parse_query, trade_page
 from engine.metrics import METRIC_KEYS
 from quantgrid.db import backtests as bt
 from quantgrid.db import results, sweeps, web
-from quantgrid.db.models import Status
+from quantgrid.db.models import UNFINISHED, Status
 from quantgrid.errors import InvalidInput
 from quantgrid.jobs.spec import backtest_spec, series_choices, sweep_request
+from quantgrid.jobs.statistics import sweep_statistics
 
 # The API authenticates each request itself (see api_viewer), checking CSRF for sessions.
 csrf.exempt(bp)
@@ -226,17 +227,20 @@ def cancel_sweep(sweep_id: int):
 
 @bp.get("/sweeps/<id:sweep_id>/results")
 def sweep_results(sweep_id: int):
-    """Every combination in grid order with its metrics (null until its chunk is done)."""
+    """Every combination in grid order with its metrics (null until its chunk is done), and
+    once the sweep has finished the DSR of its best combination and its PBO."""
     viewer = api_viewer()
 
     def read(s):
         sweep = sweeps.get_sweep(s, sweep_id, viewer)
-        return sweep, sweeps.grid_results(s, sweep_id)
+        research = None if sweep.status in UNFINISHED else sweeps.research_rows(s, sweep_id)
+        return sweep, sweeps.grid_results(s, sweep_id), research
 
-    sweep, rows = backend.db.run_read(read, rw=rw())
+    sweep, rows, research = backend.db.run_read(read, rw=rw())
     return {
         "sweep": job_dict(sweep),
         "metrics": list(METRIC_KEYS),
         "items": [{"index": r.index, "params": r.params, "status": r.status.value,
                    "metrics": r.metrics} for r in rows],
+        "statistics": sweep_statistics(sweep, research),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app import formats as f
 from app.backtests.forms import form_context, sweep_form_data
 from app.extensions import backend, rw
 from app.present import job_dict
@@ -16,8 +17,10 @@ from quantgrid.db import strategies as saved
 from quantgrid.db import sweeps, web
 from quantgrid.db.backtests import JobSpec
 from quantgrid.db.errors import JobNotFound
+from quantgrid.db.models import UNFINISHED
 from quantgrid.errors import InvalidInput, QuotaExceeded
 from quantgrid.jobs.spec import FormInvalid, sweep_request
+from quantgrid.jobs.statistics import sweep_statistics
 from quantgrid.jobs.strategies import strategy_of
 
 bp = Blueprint("sweeps", __name__, url_prefix="/sweeps")
@@ -56,13 +59,41 @@ def show(sweep_id: int):
 
     def read(s):
         sweep = sweeps.get_sweep(s, sweep_id, viewer)
-        return sweep, sweeps.top_results(s, sweep_id, n=20)
+        research = None if sweep.status in UNFINISHED else sweeps.research_rows(s, sweep_id)
+        return sweep, sweeps.top_results(s, sweep_id, n=20), research
 
-    sweep, top = backend.db.run_read(read, rw=rw())
+    sweep, top, research = backend.db.run_read(read, rw=rw())
     axes = list(top[0].params) if top else []
+    explained = None if research is None else explain(sweep_statistics(sweep, research))
     return render_template("sweeps/show.html", sweep=sweep, info=job_dict(sweep), top=top,
                            axes=axes, metrics=METRIC_KEYS, higher=sorted(HIGHER_IS_BETTER),
-                           version=job_strategy_version(sweep))
+                           version=job_strategy_version(sweep), statistics=explained)
+
+
+def explain(stats: dict) -> dict[str, str]:
+    """Two sentences a trader reads for each of the DSR and the PBO (or why it is missing)."""
+    d, p = stats["deflated_sharpe"], stats["pbo"]
+    if d["available"]:
+        dsr = (f"DSR {f.ratio(d['dsr'])}: after allowing for the {f.count(d['trials'])} "
+               f"combinations tried, there is a {f.fraction(d['dsr'])} probability that the "
+               "best one's Sharpe ratio is above zero. Its Sharpe ratio per period is "
+               f"{f.ratio(d['sharpe'])}, where the best of as many combinations without any edge "
+               f"would reach {f.ratio(d['sr0'])} by luck alone.")
+    else:
+        dsr = f"DSR not available: {d['reason']}."
+    if p["available"]:
+        if p["pbo"] >= 0.35:  # near 0.5 is what pure noise gives
+            verdict = "the grid's winner is largely luck."
+        elif p["pbo"] >= 0.1:
+            verdict = "the grid's winner is partly luck: trust it with care."
+        else:
+            verdict = "the grid's winner held up out of sample, more like an edge than luck."
+        pbo = (f"PBO {f.ratio(p['pbo'])}: in {f.fraction(p['pbo'])} of the "
+               f"{f.count(p['combinations'])} in-sample/out-of-sample splits of the range the "
+               "in-sample best ranked in the bottom half out of sample. So " + verdict)
+    else:
+        pbo = f"PBO not available: {p['reason']}."
+    return {"dsr": dsr, "pbo": pbo}
 
 
 @bp.post("/<id:sweep_id>/rows/<int:index>/backtest")

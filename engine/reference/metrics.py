@@ -83,25 +83,7 @@ def _curve(time: np.ndarray, equity: np.ndarray) -> dict[str, float]:
     """The metrics of a finite equity curve: returns per period, drawdowns, their durations."""
     n = len(equity)
     nan = math.nan
-    # calendar: the period from the median spacing of the last 100 bars
-    tail = np.diff(time[-100:])
-    freq_days = math.floor(float(np.median(tail)) / _DAY_NS) if len(tail) else 0
-    day = time // _DAY_NS
-    weekday = (day + 3) % 7
-    have_weekends = np.mean(weekday >= 5) > 2 / 7 * 0.6
-    if freq_days == 7:
-        bucket, per_year = (day + 3) // 7, 52
-    elif freq_days == 31:
-        bucket, per_year = time.astype("datetime64[ns]").astype("datetime64[M]").astype(int), 12
-    elif freq_days == 365:
-        bucket, per_year = time.astype("datetime64[ns]").astype("datetime64[Y]").astype(int), 1
-    else:
-        bucket, per_year = day, (365 if have_weekends else 252)
-    last_of_period = [i for i in range(n) if i == n - 1 or bucket[i] != bucket[i + 1]]
-    period_equity = equity[last_of_period]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = period_equity[1:] / period_equity[:-1] - 1.0
-    r = r[~np.isnan(r)]
+    _, r, per_year = period_returns(time, equity)
     if len(r) == 0:
         g = nan
     elif np.any(r + 1 <= 0):
@@ -151,3 +133,36 @@ def _curve(time: np.ndarray, equity: np.ndarray) -> dict[str, float]:
         "max_drawdown_duration_s": max(durations) if durations else nan,
         "avg_drawdown_duration_s": float(np.mean(durations)) if durations else nan,
     }
+
+
+def period_returns(time: np.ndarray, equity: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Return the bars that end each return period, the returns, and the periods per year.
+
+    Return ``k`` runs from the equity at the end of period ``k`` to that at the end of period
+    ``k + 1`` and belongs to bar ``bars[k]`` (the end of period ``k + 1``); NaN returns (after a
+    bankruptcy, 0 / 0) are left out, with their bars.
+    """
+    time = np.asarray(time, dtype=np.int64)
+    equity = np.asarray(equity, dtype=np.float64)
+    n = len(equity)
+    # calendar: the period from the median spacing of the last 100 bars
+    tail = np.diff(time[-100:])
+    freq_days = math.floor(float(np.median(tail)) / _DAY_NS) if len(tail) else 0
+    day = time // _DAY_NS
+    weekday = (day + 3) % 7
+    have_weekends = np.mean(weekday >= 5) > 2 / 7 * 0.6
+    if freq_days == 7:
+        bucket, per_year = (day + 3) // 7, 52
+    elif freq_days == 31:
+        bucket, per_year = time.astype("datetime64[ns]").astype("datetime64[M]").astype(int), 12
+    elif freq_days == 365:
+        bucket, per_year = time.astype("datetime64[ns]").astype("datetime64[Y]").astype(int), 1
+    else:
+        bucket, per_year = day, (365 if have_weekends else 252)
+    last_of_period = [i for i in range(n) if i == n - 1 or bucket[i] != bucket[i + 1]]
+    period_equity = equity[last_of_period]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = period_equity[1:] / period_equity[:-1] - 1.0
+    ends = np.array(last_of_period[1:], dtype=np.int64)
+    keep = ~np.isnan(r)
+    return ends[keep], r[keep], per_year

@@ -65,6 +65,7 @@ class Overfitting:
     """The PBO and, per in-sample/out-of-sample split, the logit and the winner's performance."""
 
     pbo: float
+    blocks: int  # S
     logits: np.ndarray  # lambda = ln(w / (1 - w)) of the in-sample winner's out-of-sample rank w
     combinations: int
     in_sample_best: np.ndarray  # the in-sample winner's in-sample performance
@@ -84,9 +85,38 @@ def pbo(performance: np.ndarray, blocks: int = 16, metric: SummedMetric = SHARPE
     kept = matrix[t - size * blocks :]
     terms = np.asarray(metric.terms(kept), dtype=np.float64)
     block_sums = terms.reshape(len(terms), blocks, size, trials).sum(axis=2)  # K x S x N
+    return _cscv(block_sums, metric)
+
+
+def pbo_of_block_sums(block_sums: np.ndarray, metric: SummedMetric = SHARPE) -> Overfitting:
+    """Return the PBO from per-block sums of ``metric``'s terms, shape K x S x N.
+
+    For trials whose per-block sums were accumulated elsewhere (a sweep's kernel sums each set's
+    terms per block while it simulates): ``block_sums[k, s, n]`` is the sum of term ``k`` of
+    trial ``n`` over the rows of block ``s``. For ``SHARPE`` the terms are ``1, r, d, d^2`` with
+    ``d = r - c`` for any constant ``c`` per trial, so ``c = 0`` (sums of ``r`` and ``r^2``)
+    serves as well when the mean is small next to the spread. A trial whose metric is undefined
+    over some blocks (too few rows there, or constant returns) ranks below every other there.
+    """
+    sums = np.asarray(block_sums, dtype=np.float64)
+    if sums.ndim != 3:
+        raise ValueError("block_sums must be K x S x N: terms, blocks, trials")
+    k, blocks, trials = sums.shape
+    if trials < 2:
+        raise ValueError(f"PBO compares trials: pass at least 2, got {trials}")
+    if blocks < 2 or blocks % 2 or math.comb(blocks, blocks // 2) > MAX_COMBINATIONS:
+        raise ValueError(f"blocks must be an even number from 2 to 18, got {blocks}")
+    if not np.all(np.isfinite(sums)):
+        raise ValueError("block_sums has NaN or infinite values")
+    with np.errstate(divide="ignore", invalid="ignore"):  # blocks with < 2 rows give NaN
+        return _cscv(sums, metric)
+
+
+def _cscv(block_sums: np.ndarray, metric: SummedMetric) -> Overfitting:
+    _, blocks, trials = block_sums.shape
     in_sample = _in_sample_choices(blocks)
     n = len(in_sample)
-    step = max(1, _CHUNK_VALUES // (len(terms) * trials))
+    step = max(1, _CHUNK_VALUES // (len(block_sums) * trials))
     rank, is_best, oos_best = np.empty(n), np.empty(n), np.empty(n)
     for lo in range(0, n, step):
         chosen = in_sample[lo : lo + step]
@@ -99,6 +129,7 @@ def pbo(performance: np.ndarray, blocks: int = 16, metric: SummedMetric = SHARPE
     logits = np.log(w / (1 - w))
     return Overfitting(
         pbo=float(np.mean(logits <= 0)),
+        blocks=blocks,
         logits=logits,
         combinations=n,
         in_sample_best=is_best,

@@ -5,6 +5,9 @@
   points) takes a few MB raw and far less stored; nothing is downsampled, so a result can be
   reproduced bit for bit.
 - Trades: columnar JSON (one list per field) compressed with zlib.
+- Matrices (a sweep chunk's research statistics, one row per parameter set): the column count as
+  a little-endian uint32, then float64 little-endian values row by row, then zlib; NaN and
+  infinities are kept as they are.
 """
 
 from __future__ import annotations
@@ -74,6 +77,23 @@ def decode_trades(blob: bytes) -> list[dict[str, Any]]:
 def decode_trade_columns(blob: bytes) -> dict[str, list[Any]]:
     """Return the trades as columns (one list per field)."""
     return json.loads(zlib.decompress(blob))["columns"]
+
+
+def encode_matrix(matrix) -> bytes:
+    """Return a blob holding a 2-D float64 matrix bit for bit."""
+    m = np.ascontiguousarray(matrix, dtype=np.float64)
+    if m.ndim != 2:
+        raise ValueError(f"a matrix must be 2-D, got shape {m.shape}")
+    header = np.array([m.shape[1]], dtype="<u4").tobytes()
+    return zlib.compress(header + m.astype("<f8").tobytes(), _LEVEL)
+
+
+def decode_matrix(blob: bytes) -> np.ndarray:
+    """Return the float64 matrix of :func:`encode_matrix`'s blob."""
+    raw = zlib.decompress(blob)
+    columns = int(np.frombuffer(raw[:4], dtype="<u4")[0])
+    values = np.frombuffer(raw[4:], dtype="<f8").astype(np.float64)
+    return values.reshape(-1, columns) if columns else values.reshape(0, 0)
 
 
 def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:

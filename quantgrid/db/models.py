@@ -221,6 +221,10 @@ class SweepChunk(_Model):
     task_id: Mapped[str | None] = mapped_column(sa.String(64))
     # {metric name: [value per combination]} in grid order; NaN is stored as null.
     metrics: Mapped[dict[str, list[float | None]] | None] = mapped_column(sa.JSON)
+    # The research statistics of each combination (engine.sweep.RESEARCH_COLUMNS), a matrix in
+    # grid order encoded by quantgrid.db.codec.encode_matrix; None before the chunk succeeds and
+    # for chunks evaluated before they were recorded.
+    research: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     error: Mapped[str | None] = mapped_column(sa.Text)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ from quantgrid.db.backtests import (
     lock_user,
     strategy_version,
 )
-from quantgrid.db.codec import plain_metrics
+from quantgrid.db.codec import decode_matrix, encode_matrix, plain_metrics
 from quantgrid.db.errors import InvalidTransition, JobNotFound
 from quantgrid.db.models import UNFINISHED, Status, Sweep, SweepChunk
 from quantgrid.errors import InvalidInput
@@ -207,8 +208,14 @@ def start_chunk(
     return chunk
 
 
-def finish_chunk(session: Session, chunk_id: int, metrics: dict[str, Sequence[float]]) -> bool:
-    """running → succeeded with one value per combination for each metric."""
+def finish_chunk(
+    session: Session,
+    chunk_id: int,
+    metrics: dict[str, Sequence[float]],
+    research: np.ndarray | None = None,
+) -> bool:
+    """running → succeeded with one value per combination for each metric, and optionally one
+    row of research statistics per combination (stored as they are, NaN included)."""
     chunk = get_chunk(session, chunk_id)
     clean = {name: [_finite_or_none(v) for v in values] for name, values in metrics.items()}
     for name, values in clean.items():
@@ -216,12 +223,21 @@ def finish_chunk(session: Session, chunk_id: int, metrics: dict[str, Sequence[fl
             raise InvalidInput(
                 f"metric {name!r} has {len(values)} values for a chunk of {chunk.size} combinations"
             )
+    blob = None
+    if research is not None:
+        if np.ndim(research) != 2 or len(research) != chunk.size:
+            raise InvalidInput(
+                f"research statistics of shape {np.shape(research)} for a chunk of "
+                f"{chunk.size} combinations: give one row per combination"
+            )
+        blob = encode_matrix(research)
     done = _move(
         session,
         chunk_id,
         (Status.RUNNING,),
         Status.SUCCEEDED,
         metrics=clean,
+        research=blob,
         finished_at=sa.func.now(),
     )
     if done is not None:
@@ -346,6 +362,38 @@ def top_results(
     scored = [r for r in grid_results(session, sweep_id) if r.metrics.get(metric) is not None]
     scored.sort(key=lambda r: (-r.metrics[metric] if maximize else r.metrics[metric], r.index))
     return scored[:n]
+
+
+@dataclass(frozen=True)
+class ResearchRows:
+    """The research statistics of a sweep's evaluated combinations.
+
+    ``index`` holds the grid index of each row of ``matrix``; ``missing`` counts combinations of
+    succeeded chunks evaluated before research statistics were recorded.
+    """
+
+    index: np.ndarray
+    matrix: np.ndarray
+    missing: int
+
+
+def research_rows(session: Session, sweep_id: int) -> ResearchRows:
+    """The research statistics of every combination of the sweep's succeeded chunks."""
+    found = session.execute(
+        sa.select(SweepChunk.first, SweepChunk.last, SweepChunk.research)
+        .where(SweepChunk.sweep_id == sweep_id, SweepChunk.status == Status.SUCCEEDED)
+        .order_by(SweepChunk.index)
+    ).all()
+    index, parts, missing = [], [], 0
+    for first, last, blob in found:
+        if blob is None:
+            missing += last - first
+            continue
+        parts.append(decode_matrix(blob))
+        index.append(np.arange(first, last, dtype=np.int64))
+    if not parts:
+        return ResearchRows(np.zeros(0, dtype=np.int64), np.zeros((0, 0)), missing)
+    return ResearchRows(np.concatenate(index), np.vstack(parts), missing)
 
 
 def finalize_sweep(session: Session, sweep_id: int) -> bool:

@@ -206,7 +206,7 @@ def run_sweep_chunk(res: Resources, chunk_id: int, attempt: Attempt) -> Outcome:
             sweeps.set_sweep_provenance(
                 s, sweep.id, res.engine_version, results.candles_fingerprint(candles)
             )
-            finished = sweeps.finish_chunk(s, chunk_id, metrics)
+            finished = sweeps.finish_chunk(s, chunk_id, metrics, out.research)
         if not finished:
             return Outcome("cancelled", "finished, but the sweep was cancelled meanwhile",
                            sweep.strategy, candles=len(candles))  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from quantgrid.db import sweeps
@@ -214,3 +215,28 @@ def test_a_repeated_request_key_is_the_same_sweep_for_its_owner_only(db, alice, 
     assert len({first.id, bobs.id, other.id}) == 3
     with db.read() as s:
         assert len(sweeps.list_chunks(s, first.id)) == len(chunks)
+
+
+def test_chunks_store_research_rows_and_they_come_back_in_grid_order(db, alice, limits):
+    """Each chunk's research statistics are stored with its metrics and read back by grid index;
+    a chunk that stored none (evaluated before they existed) is counted as missing."""
+    sweep, chunks = _submit(db, alice, limits)  # 10 combinations, chunks of 4, 4 and 2
+    rows_of = {c.id: np.arange(c.first, c.last)[:, None] + np.linspace(0, 1, 53) for c in chunks}
+    rows_of[chunks[0].id][0, 7] = np.nan  # a set whose curve overflowed keeps its NaN
+    for chunk in chunks:
+        with db.write() as s:
+            assert sweeps.start_chunk(s, chunk.id, "w") is not None
+        with db.write() as s:
+            research = rows_of[chunk.id] if chunk.index < 2 else None
+            assert sweeps.finish_chunk(s, chunk.id, {"sharpe": [0.0] * chunk.size}, research)
+    with db.read() as s:
+        rows = sweeps.research_rows(s, sweep.id)
+        assert sweeps.get_sweep(s, sweep.id).status == Status.SUCCEEDED
+    assert rows.index.tolist() == list(range(8)) and rows.missing == 2
+    want = np.vstack([rows_of[chunks[0].id], rows_of[chunks[1].id]])
+    np.testing.assert_array_equal(rows.matrix, want)
+    sweep2, chunks2 = _submit(db, alice, limits)
+    with db.write() as s:
+        sweeps.start_chunk(s, chunks2[0].id, "w")
+    with db.write() as s, pytest.raises(InvalidInput, match="one row per combination"):
+        sweeps.finish_chunk(s, chunks2[0].id, {"sharpe": [0.0] * 4}, np.zeros((3, 53)))

@@ -88,3 +88,14 @@ def test_trade_times_are_iso_date_times_even_at_midnight():
     assert first["exit_time"] == "2024-01-13T00:00:00Z"  # numpy's "auto" wrote "2024-01-13Z"
     assert (first["entry_time"], second["entry_time"]) == (
         "2024-01-11T00:00:00.000Z", "2024-01-12T00:00:00.250Z")
+
+
+def test_a_matrix_round_trips_bit_for_bit_with_nan_and_infinities():
+    m = np.random.default_rng(2).normal(size=(7, 53))
+    m[1, 3], m[2, 4], m[6, 0] = np.nan, np.inf, -np.inf
+    back = codec.decode_matrix(codec.encode_matrix(m))
+    assert back.shape == m.shape and back.dtype == np.float64
+    np.testing.assert_array_equal(back.view(np.uint64), m.view(np.uint64))
+    assert codec.decode_matrix(codec.encode_matrix(np.zeros((0, 5)))).shape == (0, 5)
+    with pytest.raises(ValueError, match="2-D"):
+        codec.encode_matrix(np.zeros(3))
