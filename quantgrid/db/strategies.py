@@ -27,6 +27,10 @@ class StrategyExists(DatabaseConflict):
 
 
 def _live(owner_id: int, name: str):
+    """The live rows of the owner's strategy ``name``. A name holding a NUL names nothing: no
+    strategy can have one (names are checked when saved), and PostgreSQL refuses it in a query."""
+    if "\x00" in name:
+        raise StrategyNotFound(f"you have no strategy named {name!r}")
     return sa.and_(
         UserStrategy.owner_id == owner_id,
         UserStrategy.name == name,

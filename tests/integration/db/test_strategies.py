@@ -76,3 +76,16 @@ def test_the_number_of_saved_strategies_is_limited(db, alice):
         saved.create_strategy(s, alice.id, "b", "1", "h3", 2)
     with db.write() as s, pytest.raises(QuotaExceeded):
         saved.create_strategy(s, alice.id, "c", "1", "h4", 2)
+
+
+def test_a_name_holding_a_nul_names_no_strategy(db, alice):
+    """Found by schemathesis: PostgreSQL refuses a NUL in a query's text, which was a 500."""
+    with db.write() as s:
+        saved.create_strategy(s, alice.id, "x", "a", "h-a", 10)
+        with pytest.raises(saved.StrategyNotFound):
+            saved.delete_strategy(s, alice.id, "x\x00")
+    with db.read() as s:
+        with pytest.raises(saved.StrategyNotFound):
+            saved.get_version(s, _Viewer(alice.id), "l\x00\u00eb")
+        with pytest.raises(saved.StrategyNotFound):
+            saved.versions(s, alice.id, "x\x00")
