@@ -18,6 +18,10 @@ from qgpg import broker_url as qgpg_url
 from quantgrid.config import Settings
 
 QUEUE = "quantgrid"
+# Task events: sent at most this long after they happen, and at most this many per message
+# (about 5 KB of JSON: a message stays one notification; see CoalescedTaskEvents).
+EVENT_FLUSH_SECONDS = 0.1
+EVENT_BUFFER_LIMIT = 8
 
 
 def broker_url_for(settings: Settings) -> str:
@@ -53,6 +57,38 @@ class SqlaPolling(bootsteps.StartStopStep):
     def start(self, c) -> None:
         settings: Settings = c.app.conf.quantgrid_settings
         c.connection.transport.polling_interval = settings.sqla_broker_poll_seconds
+
+
+class CoalescedTaskEvents(bootsteps.StartStopStep):
+    """A worker sends its task events at most every ``EVENT_FLUSH_SECONDS``, several per message.
+
+    Celery buffers task events in an event-loop worker and publishes the buffer as one message
+    (``task.multi``), but flushes it on the loop's next turn, so under load nearly every event
+    was a message of its own: a statement in the worker's main process and a notification for
+    Flower and the exporter each. Events are monitoring data, sent at most once, so a tenth of
+    a second of delay costs nothing; a buffer of ``EVENT_BUFFER_LIMIT`` is flushed at once, which
+    keeps a message under PostgreSQL's notification size (else it would be stored as rows).
+    """
+
+    requires = ("celery.worker.consumer.events:Events",)
+
+    def start(self, c) -> None:
+        dispatcher = c.event_dispatcher
+        if c.hub is None or dispatcher is None or not dispatcher.enabled:
+            return
+        dispatcher.buffer_limit = EVENT_BUFFER_LIMIT
+        hub, pending = c.hub, [False]
+
+        def flush() -> None:
+            pending[0] = False
+            c._flush_events()
+
+        def on_send_buffered() -> None:
+            if not pending[0]:
+                pending[0] = True
+                hub.call_later(EVENT_FLUSH_SECONDS, flush)
+
+        dispatcher.on_send_buffered = on_send_buffered
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -91,6 +127,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         app.conf.broker_transport_options = transport_options(settings)
     elif url.startswith("sqla+"):
         app.steps["consumer"].add(SqlaPolling)
+    app.steps["consumer"].add(CoalescedTaskEvents)
     app.conf.quantgrid_settings = settings
     return app
 

@@ -10,7 +10,15 @@ from types import SimpleNamespace
 import pytest
 
 from quantgrid.config import Settings, available_cores
-from tasks.celery_app import QUEUE, SqlaPolling, broker_url_for, make_celery
+from tasks.celery_app import (
+    EVENT_BUFFER_LIMIT,
+    EVENT_FLUSH_SECONDS,
+    QUEUE,
+    CoalescedTaskEvents,
+    SqlaPolling,
+    broker_url_for,
+    make_celery,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -72,6 +80,27 @@ def test_the_embedded_broker_is_polled_as_often_as_the_settings_say(tmp_path):
     qgpg_app = make_celery(Settings.from_env({**env, "DATABASE_URL": "postgresql+psycopg2://u@h/db"}))
     assert SqlaPolling not in qgpg_app.steps["consumer"]  # qgpg: LISTEN/NOTIFY, its own option
     qgpg_app.close()
+
+
+def test_task_events_are_flushed_together_a_moment_later(conf):
+    """Celery flushed its task-event buffer on the loop's next turn: under load nearly every event
+    was a message (a statement, and a notification for each monitor). Now one flush is scheduled
+    for EVENT_FLUSH_SECONDS after the first event, and sends whatever has gathered by then."""
+    timers, flushes = [], []
+    dispatcher = SimpleNamespace(enabled=True, buffer_limit=24, on_send_buffered=None)
+    consumer = SimpleNamespace(
+        hub=SimpleNamespace(call_later=lambda delay, fn: timers.append((delay, fn))),
+        event_dispatcher=dispatcher, _flush_events=lambda: flushes.append(1))
+    CoalescedTaskEvents(SimpleNamespace()).start(consumer)
+    assert dispatcher.buffer_limit == EVENT_BUFFER_LIMIT
+    for _ in range(3):  # three events buffered: one flush scheduled
+        dispatcher.on_send_buffered()
+    assert [delay for delay, _ in timers] == [EVENT_FLUSH_SECONDS] and flushes == []
+    timers.pop()[1]()
+    assert flushes == [1]
+    dispatcher.on_send_buffered()  # the next event schedules the next flush
+    assert len(timers) == 1
+    assert CoalescedTaskEvents in make_celery(Settings.from_env({})).steps["consumer"]
 
 
 def test_the_worker_imports_the_candle_stores_before_it_forks_its_pool():
