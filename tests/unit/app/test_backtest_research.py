@@ -180,3 +180,43 @@ def test_unfinished_or_missing_backtest_is_404(api, series):
         assert error_of(api.get(f"/api/v1/backtests/{job['id']}/{path}"), 404)["code"] == (
             "job_not_found")
         error_of(api.get(f"/api/v1/backtests/999999/{path}"), 404)
+
+
+# -- the result page -----------------------------------------------------------------------------
+def test_the_result_page_shows_the_monte_carlo_and_the_metrics_against_buy_and_hold(
+        api, client, done):
+    job_id, _ = done
+    page = client.get(f"/backtests/{job_id}").get_data(as_text=True)
+    mc = api.get(f"/api/v1/backtests/{job_id}/montecarlo").get_json()
+    rel = api.get(f"/api/v1/backtests/{job_id}/relative").get_json()
+
+    section = page.split('id="relative"')[1].split("</section>")[0]
+    for name in ("Alpha (annualised)", "Beta", "Tracking error", "Information ratio"):
+        assert f">{name}</span>" in section
+    assert f"{rel['alpha'] * 100:,.2f}%" in section and f">{rel['beta']:,.2f}<" in section
+    assert 'title="The annualised return beyond buy-and-hold divided by' in section
+    assert "Against buying LONGER and holding it" in section
+
+    section = page.split('id="montecarlo"')[1].split("</section>")[0]
+    equity, dd = mc["final_equity"], mc["max_drawdown_pct"]
+    assert (f"Drawing these {mc['trades']:,} trades at random, with replacement, 1,000 times"
+            in section)
+    assert (f"in 90% of the draws the final equity ended between {equity['p5']:,.2f} and "
+            f"{equity['p95']:,.2f}, and in 95% the worst drawdown was no deeper than "
+            f"{dd['p5']:,.2f}%.") in section
+    for v in (*equity.values(), *dd.values()):
+        assert f"{v:,.2f}" in section
+    # the fan chart: drawn by a script file (the CSP allows no inline script) from the endpoint
+    assert f'id="montecarlo-chart" class="chart small" data-id="{job_id}"' in section
+    assert 'data-resamples="1000" data-seed="1"' in section
+    assert "js/montecarlo.js" in page and "<script>" not in page
+
+
+def test_the_result_page_says_why_a_statistic_is_missing(client, api, db, store, series):
+    job = api.post("/api/v1/backtests", json={**LONG, "symbol": "FLAT", "end": "2024-01-02"}
+                   ).get_json()
+    finish(db, store, job["id"])
+    page = client.get(f"/backtests/{job['id']}").get_data(as_text=True)
+    assert page.count("Not available:") == 2
+    assert "closed no trades" in page and "at least 3 days" in page
+    assert 'id="montecarlo-chart"' not in page
