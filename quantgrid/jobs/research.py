@@ -72,11 +72,14 @@ def monte_carlo(job: Backtest, report: Report, resamples: int = DEFAULT_RESAMPLE
         if key in _memo:
             _memo.move_to_end(key)
             return _memo[key]
-    if method == "returns":
-        dist = montecarlo.bootstrap_returns(returns, config.cash, resamples, seed, block)
-    else:
-        pnl = np.array([t["pnl"] for t in trades], dtype=np.float64)
-        dist = montecarlo.bootstrap_pnl(pnl, config.cash, resamples, seed, block)
+    try:
+        if method == "returns":
+            dist = montecarlo.bootstrap_returns(returns, config.cash, resamples, seed, block)
+        else:
+            pnl = np.array([t["pnl"] for t in trades], dtype=np.float64)
+            dist = montecarlo.bootstrap_pnl(pnl, config.cash, resamples, seed, block)
+    except ValueError as err:  # the query was checked above: what is left is the trades' own
+        raise Unprocessable(f"no Monte Carlo of backtest {job.id}: {err}") from None
     out = {
         "resamples": resamples, "seed": seed, "block": block, "trades": n, "method": method,
         "initial_cash": config.cash,

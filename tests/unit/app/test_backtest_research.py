@@ -4,6 +4,9 @@ like /result does, and says why a backtest cannot give a statistic; the result p
 
 from __future__ import annotations
 
+from dataclasses import replace
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -12,6 +15,8 @@ from engine.metrics import calendar
 from engine.research import montecarlo
 from engine.research.relative import align, relative
 from quantgrid.db import results, users
+from quantgrid.errors import Unprocessable
+from quantgrid.jobs import research
 from tests.support.candles import T0, minutes
 
 from .conftest import BACKTEST, finish
@@ -220,3 +225,12 @@ def test_the_result_page_says_why_a_statistic_is_missing(client, api, db, store,
     assert page.count("Not available:") == 2
     assert "closed no trades" in page and "at least 3 days" in page
     assert 'id="montecarlo-chart"' not in page
+
+
+def test_montecarlo_of_trades_whose_profit_overflowed_is_unprocessable(done):
+    """An overflowed trade (units sizing near 1e308) reaches the engine's check, not a 500."""
+    job_id, report = done
+    job = SimpleNamespace(id=job_id, settings={"sizing": "units", "size": 1.0})
+    trades = [dict(t, pnl=float("inf")) if i == 0 else t for i, t in enumerate(report.trades)]
+    with pytest.raises(Unprocessable, match="finite"):
+        research.monte_carlo(job, replace(report, trades=trades, fingerprint="overflowed"))
