@@ -92,10 +92,12 @@ _UNAVAILABLE = (InvalidInput, NotFound, Unavailable, Unprocessable)
 
 
 def _research(job, report) -> dict:
-    """The Monte Carlo (the API's default query, whose result the fan chart then fetches from
-    the memo) and the metrics against buy-and-hold of the backtest's own symbol."""
+    """The Monte Carlo (the API's default query, with fewer resamples for very many trades; the
+    fan chart fetches the same query, from the memo) and the metrics against buy-and-hold of the
+    backtest's own symbol."""
     try:
-        montecarlo, montecarlo_reason = montecarlo_view(research.monte_carlo(job, report)), None
+        mc = research.monte_carlo(job, report, research.page_resamples(report))
+        montecarlo, montecarlo_reason = montecarlo_view(mc), None
     except _UNAVAILABLE as err:
         montecarlo, montecarlo_reason = None, err.message
     try:

@@ -38,6 +38,12 @@ _memo: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
 _memo_lock = threading.Lock()
 
 
+def page_resamples(report: Report) -> int:
+    """The default number of resamples, fewer when the trades are too many for it (the page's)."""
+    n = sum(1 for t in report.trades if not t.get("open"))
+    return max(MIN_RESAMPLES, min(DEFAULT_RESAMPLES, montecarlo.MAX_VALUES // (n + 1)))
+
+
 def monte_carlo(job: Backtest, report: Report, resamples: int = DEFAULT_RESAMPLES,
                 seed: int = DEFAULT_SEED, block: int = DEFAULT_BLOCK) -> dict[str, Any]:
     """Bootstrap the closed trades of ``report`` from the job's initial cash (memoized).

@@ -234,3 +234,11 @@ def test_montecarlo_of_trades_whose_profit_overflowed_is_unprocessable(done):
     trades = [dict(t, pnl=float("inf")) if i == 0 else t for i, t in enumerate(report.trades)]
     with pytest.raises(Unprocessable, match="finite"):
         research.monte_carlo(job, replace(report, trades=trades, fingerprint="overflowed"))
+
+
+def test_the_page_resamples_fewer_times_when_the_trades_are_very_many(done):
+    _, report = done
+    many = replace(report, trades=report.trades * 1_000)  # some 30,000 trades
+    n = sum(1 for t in many.trades if not t["open"])
+    assert research.page_resamples(report) == 1_000
+    assert research.page_resamples(many) == montecarlo.MAX_VALUES // (n + 1) < 1_000
