@@ -87,6 +87,32 @@ METRICS: dict[str, MetricInfo] = {m[0]: MetricInfo(*m[1:]) for m in [
      "The mean time a closed trade was held."),
 ]}
 
+# Against buy-and-hold of a benchmark (quantgrid.jobs.research.benchmark_relative): not engine
+# metrics (a backtest does not store them), so a catalogue of their own, shown in this order.
+BENCHMARK = "Against buy & hold"
+RELATIVE: dict[str, MetricInfo] = {m[0]: MetricInfo(*m[1:]) for m in [
+    ("alpha", "Alpha (annualised)", BENCHMARK, f.FRACTION,
+     "The yearly return the strategy made beyond what its beta to buy-and-hold explains"
+     " (Jensen's alpha, risk-free rate 0)."),
+    ("beta", "Beta", BENCHMARK, f.RATIO,
+     "How much the strategy's daily return moved with buy-and-hold's: 1 moves alike, 0 not at"
+     " all, negative against it."),
+    ("tracking_error", "Tracking error", BENCHMARK, f.FRACTION,
+     "The annualised volatility of the return difference between the strategy and"
+     " buy-and-hold."),
+    ("information_ratio", "Information ratio", BENCHMARK, f.RATIO,
+     "The annualised return beyond buy-and-hold divided by the tracking error: how steadily"
+     " the strategy beat (above 0) or lagged it."),
+]}
+
+
+def relative(values: dict[str, Any]) -> list[Shown]:
+    """The benchmark-relative metrics of ``values`` (a missing or undefined one: a dash)."""
+    return [Shown(k, m.name, f.fmt(values.get(k), m.kind), m.explanation, values.get(k),
+                  _sign(values.get(k)) if k in ("alpha", "information_ratio") else "")
+            for k, m in RELATIVE.items()]
+
+
 # The row at the top of a result page, in this order.
 HEADLINE = ("return_pct", "cagr_pct", "sharpe", "max_drawdown_pct", "trades", "win_rate_pct",
             "exposure_time_pct")
@@ -122,8 +148,12 @@ def shown(key: str, value: Any, currency: str | None = None) -> Shown:
 
 
 def _tone(key: str, value: Any) -> str:
+    return _sign(value) if key in _SIGNED else ""
+
+
+def _sign(value: Any) -> str:
     v = f.number(value)
-    if key not in _SIGNED or not v:
+    if not v:
         return ""
     return "positive" if v > 0 else "negative"
 

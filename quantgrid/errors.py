@@ -59,3 +59,10 @@ class Conflict(QuantGridError):
 
     http_status = 409
     exit_code = 5
+
+
+class Unprocessable(QuantGridError):
+    """The stored data cannot give what was asked (a statistic of a backtest without trades)."""
+
+    http_status = 422
+    exit_code = 2

@@ -11,9 +11,11 @@ from typing import Any
 
 from app import trade_table
 from engine.metrics import METRIC_KEYS
+from engine.research.montecarlo import MAX_VALUES
 from engine.simulator import EXIT_REASONS
 from quantgrid.db.backtests import MAX_PAGE
 from quantgrid.db.models import MAX_ID, Status
+from quantgrid.jobs import research
 from quantgrid.jobs.spec import MAX_GRID_COMBINATIONS, MAX_SEED
 
 _STATUS = {"type": "string", "enum": [s.value for s in Status]}
@@ -58,11 +60,15 @@ def _json(schema: dict, description: str = "OK") -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+# A research statistic of a backtest that its stored data cannot give (quantgrid.errors.Unprocessable).
+_UNPROCESSABLE = _json(_ref("Error"), "The backtest cannot give this statistic (no closed"
+                                      " trades, too short a range, a bankrupt equity curve)")
 _ERRORS = {
     "400": _json(_ref("Error"), "The request is not valid"),
     "401": _json(_ref("Error"), "No valid token or session"),
     "404": _json(_ref("Error"), "No such object (or not yours)"),
     "409": _json(_ref("Error"), "It conflicts with what is stored (a name taken)"),
+    "422": _UNPROCESSABLE,
     "429": _json(_ref("Error"), "A quota would be exceeded"),
     "503": _json(_ref("Error"), "A service is unavailable; see Retry-After"),
     "default": _json(_ref("Error"), "Another error"),
@@ -100,6 +106,31 @@ def _trade_query() -> list[dict]:
     ]
 
 
+def _montecarlo_query() -> list[dict]:
+    """The query of /backtests/{id}/montecarlo (quantgrid.jobs.research)."""
+    def arg(name, low, high, default, description):
+        return {"name": name, "in": "query", "description": description,
+                "schema": {"type": "integer", "minimum": low, "maximum": high,
+                           "default": default}}
+
+    return [
+        arg("resamples", research.MIN_RESAMPLES, research.MAX_RESAMPLES,
+            research.DEFAULT_RESAMPLES, "Resampled trade sequences; with many trades at most"
+            f" {MAX_VALUES:,} / (trades + 1) (400 above that)"),
+        arg("seed", 0, MAX_SEED, research.DEFAULT_SEED,
+            "Seed of the random draws: the same seed gives the same result"),
+        arg("block", 1, research.MAX_BLOCK, research.DEFAULT_BLOCK,
+            "Trades drawn together in a circular block (1: the plain bootstrap); at most the"
+            " number of closed trades (400 above it)"),
+    ]
+
+
+_BENCHMARK = {"name": "benchmark", "in": "query",
+              "description": "A stored symbol with the backtest's timeframe; omitted: the"
+                             " backtest's own symbol (buy-and-hold of what it traded)",
+              "schema": {"type": "string", "example": "DEMO"}}
+
+
 def _id(name: str) -> dict:
     return {"name": name, "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
@@ -132,6 +163,8 @@ def _page_of(item: str) -> dict:
 
 
 def _schemas() -> dict:
+    percentiles = {"type": "object", "required": ["p5", "p50", "p95"],
+                    "properties": {k: _NNUM for k in ("p5", "p50", "p95")}}
     job_common = {
         "id": {"type": "integer"}, "status": _STATUS, "strategy": {"type": "string"},
         "symbol": {"type": "string"}, "timeframe": {"type": "string"},
@@ -284,6 +317,38 @@ def _schemas() -> dict:
                                   "reused": {"type": "boolean"}, "metrics": metrics,
                                   "equity": _ref("Equity"),
                                   "trades": {"type": "array", "items": {"type": "object"}}}},
+        "MonteCarlo": {
+            "type": "object",
+            "description": "A bootstrap of the closed trades (docs/semantics.md, Research"
+                           " statistics of a backtest): percentiles over the resampled equity"
+                           " paths; bands[p][k] is the equity after k trades (k = 0: the"
+                           " initial cash)",
+            "required": ["resamples", "seed", "block", "trades", "method", "initial_cash",
+                         "final_equity", "max_drawdown_pct", "bands"],
+            "properties": {
+                "resamples": _INT, "seed": _INT, "block": _INT,
+                "trades": {"type": "integer", "description": "Closed trades resampled"},
+                "method": {"type": "string", "enum": ["returns", "pnl"],
+                           "description": "returns: the trades' returns compounded (all_in"
+                                          " sizing); pnl: their profits added up (others)"},
+                "initial_cash": _NUM,
+                "final_equity": percentiles, "max_drawdown_pct": percentiles,
+                "bands": {"type": "object", "required": ["p5", "p50", "p95"],
+                          "properties": {k: {"type": "array", "items": _NNUM}
+                                         for k in ("p5", "p50", "p95")}}}},
+        "Relative": {
+            "type": "object",
+            "description": "Against buy-and-hold of the benchmark, from returns between the"
+                           " ends of calendar periods (as the sharpe metric); alpha and"
+                           " tracking_error are fractions a year; null: undefined",
+            "required": ["benchmark", "timeframe", "period", "periods_per_year",
+                         "observations", "alpha", "beta", "tracking_error",
+                         "information_ratio"],
+            "properties": {
+                "benchmark": {"type": "string"}, "timeframe": {"type": "string"},
+                "period": {"type": "string", "enum": ["D", "W", "M", "Y"]},
+                "periods_per_year": _NUM, "observations": _INT, "alpha": _NNUM,
+                "beta": _NNUM, "tracking_error": _NNUM, "information_ratio": _NNUM}},
         "Candles": {"type": "object", "required": ["time", "open", "high", "low", "close"],
                     "properties": {k: {"type": "array", "items": _NNUM}
                                    for k in ("time", "open", "high", "low", "close")}},
@@ -443,6 +508,15 @@ def document() -> dict:
                 _json(_ref("TradePage")), params=[bid, *_trade_query()])},
             "/backtests/{backtest_id}/equity": {"get": _op(
                 "The equity and drawdown curves", _json(_ref("Equity")), params=[bid])},
+            "/backtests/{backtest_id}/montecarlo": {"get": _op(
+                "Monte Carlo of the trade sequence: final equity and maximum drawdown"
+                " percentiles, and the fan chart's bands", _json(_ref("MonteCarlo")),
+                params=[bid, *_montecarlo_query()],
+                errors=("400", "401", "404", "422", "503"))},
+            "/backtests/{backtest_id}/relative": {"get": _op(
+                "Alpha, beta, tracking error and information ratio against buy-and-hold of a"
+                " benchmark", _json(_ref("Relative")), params=[bid, _BENCHMARK],
+                errors=("400", "401", "404", "422", "503"))},
             "/backtests/{backtest_id}/candles": {"get": _op(
                 "The candles the backtest ran over", _json(_ref("Candles")), params=[bid])},
             "/sweeps": {

@@ -16,7 +16,8 @@ from quantgrid.db import backtests as bt
 from quantgrid.db import results, sweeps, web
 from quantgrid.db.models import UNFINISHED, Status
 from quantgrid.errors import InvalidInput
-from quantgrid.jobs.spec import backtest_spec, series_choices, sweep_request
+from quantgrid.jobs import research
+from quantgrid.jobs.spec import MAX_SEED, backtest_spec, series_choices, sweep_request
 from quantgrid.jobs.statistics import sweep_statistics
 
 # The API authenticates each request itself (see api_viewer), checking CSRF for sessions.
@@ -156,6 +157,36 @@ def backtest_trades_page(job_id: int):
 @bp.get("/backtests/<id:job_id>/equity")
 def backtest_equity(job_id: int):
     return equity_dict(report_for(job_id, api_viewer()))
+
+
+def _job_and_report(job_id: int, viewer):
+    """The backtest and its result, with the same viewer check (and 404) as /result."""
+    def read(s):
+        return (bt.get_backtest(s, job_id, viewer),
+                results.report_for_backtest(s, job_id, viewer))
+
+    return backend.db.run_read(read, rw=rw())
+
+
+@bp.get("/backtests/<id:job_id>/montecarlo")
+def backtest_montecarlo(job_id: int):
+    """Percentiles of final equity and maximum drawdown over resampled trade sequences."""
+    viewer = api_viewer()
+    resamples = _int_arg("resamples", research.DEFAULT_RESAMPLES, research.MIN_RESAMPLES,
+                         research.MAX_RESAMPLES)
+    seed = _int_arg("seed", research.DEFAULT_SEED, 0, MAX_SEED)
+    block = _int_arg("block", research.DEFAULT_BLOCK, 1, research.MAX_BLOCK)
+    job, report = _job_and_report(job_id, viewer)
+    return research.monte_carlo(job, report, resamples, seed, block)
+
+
+@bp.get("/backtests/<id:job_id>/relative")
+def backtest_relative(job_id: int):
+    """Alpha, beta, tracking error and information ratio against buy-and-hold of a symbol."""
+    viewer = api_viewer()
+    job, report = _job_and_report(job_id, viewer)
+    return research.benchmark_relative(job, report, backend.store, backend.inventory,
+                                       request.args.get("benchmark"))
 
 
 @bp.get("/backtests/<id:job_id>/candles")

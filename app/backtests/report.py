@@ -41,6 +41,44 @@ def _cell(value: float | None) -> Cell:
     return Cell(f.percent(value), f.signed_level(value))
 
 
+@dataclass(frozen=True)
+class Spread:
+    """One row of the Monte Carlo table: a quantity's 5th, 50th and 95th percentiles."""
+
+    name: str
+    explanation: str
+    cells: list[str]
+
+
+@dataclass(frozen=True)
+class MonteCarloView:
+    rows: list[Spread]
+    summary: str
+    resamples: int
+    seed: int
+
+
+def montecarlo_view(mc: dict[str, Any], currency: str | None = None) -> MonteCarloView:
+    """The Monte Carlo section: its table and the sentence that says what it means."""
+    equity, dd = mc["final_equity"], mc["max_drawdown_pct"]
+    keys = ("p5", "p50", "p95")
+    rows = [
+        Spread("Final equity", "Equity after the last resampled trade.",
+               [f.money(equity[k], currency) for k in keys]),
+        Spread("Max. drawdown", "The largest fall from a previous peak along the resampled"
+               " sequence (5th percentile: the deep one).", [f.percent(dd[k]) for k in keys]),
+    ]
+    how = ("their returns compounded" if mc["method"] == "returns" else
+           "their profits and losses added up, as the sizing does not stake the whole equity")
+    summary = (
+        f"Drawing these {mc['trades']:,} trades at random, with replacement, "
+        f"{mc['resamples']:,} times ({how}): in 90% of the draws the final equity ended between "
+        f"{f.money(equity['p5'], currency)} and {f.money(equity['p95'], currency)}, and in 95% "
+        f"the worst drawdown was no deeper than {f.percent(dd['p5'])}."
+    )
+    return MonteCarloView(rows, summary, mc["resamples"], mc["seed"])
+
+
 def report_context(report: Report, query: TradeQuery, currency: str | None = None
                    ) -> dict[str, Any]:
     """The template variables of a finished backtest's result."""

@@ -15,8 +15,9 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from app import metric_formats
 from app.backtests.forms import form_context, form_data, values_from_job
-from app.backtests.report import report_context
+from app.backtests.report import montecarlo_view, report_context
 from app.extensions import backend, rw
 from app.ids import id_arg
 from app.present import equity_csv, job_dict, report_dict, trades_csv
@@ -24,7 +25,8 @@ from app.strategies.views import job_strategy_version
 from app.trade_table import parse_query
 from quantgrid.db import backtests as bt
 from quantgrid.db import results
-from quantgrid.errors import QuotaExceeded
+from quantgrid.errors import InvalidInput, NotFound, QuotaExceeded, Unavailable, Unprocessable
+from quantgrid.jobs import research
 from quantgrid.jobs.spec import FormInvalid, backtest_spec
 
 bp = Blueprint("backtests", __name__, url_prefix="/backtests")
@@ -76,13 +78,35 @@ def show(job_id: int):
     if job.result_fingerprint:
         report = backend.db.run_read(results.report_for_backtest, job_id, current_user,
                                        rw=rw())
-        shown = report_context(report, query)
+        shown = {**report_context(report, query), **_research(job, report)}
     others = backend.db.run_read(
         lambda s: bt.list_backtests(s, current_user, status="succeeded", limit=50), rw=rw()
     )
     return render_template("backtests/show.html", job=job, info=job_dict(job), report=report,
                            others=[o for o in others if o.id != job_id],
                            version=job_strategy_version(job), **shown)
+
+
+# Why a statistic is missing is shown in its place; none of these should fail the whole page.
+_UNAVAILABLE = (InvalidInput, NotFound, Unavailable, Unprocessable)
+
+
+def _research(job, report) -> dict:
+    """The Monte Carlo (the API's default query, with fewer resamples for very many trades; the
+    fan chart fetches the same query, from the memo) and the metrics against buy-and-hold of the
+    backtest's own symbol."""
+    try:
+        mc = research.monte_carlo(job, report, research.page_resamples(report))
+        montecarlo, montecarlo_reason = montecarlo_view(mc), None
+    except _UNAVAILABLE as err:
+        montecarlo, montecarlo_reason = None, err.message
+    try:
+        values = research.benchmark_relative(job, report, backend.store, backend.inventory)
+        relative, relative_reason = metric_formats.relative(values), None
+    except _UNAVAILABLE as err:
+        relative, relative_reason = None, err.message
+    return {"montecarlo": montecarlo, "montecarlo_reason": montecarlo_reason,
+            "relative": relative, "relative_reason": relative_reason}
 
 
 @bp.post("/<id:job_id>/cancel")
