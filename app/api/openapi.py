@@ -441,6 +441,15 @@ def document() -> dict:
             "/backtests/{backtest_id}/trades/page": {"get": _op(
                 "One page of the trades, filtered and sorted (the result page's table)",
                 _json(_ref("TradePage")), params=[bid, *_trade_query()])},
+            "/backtests/{backtest_id}/tearsheet": {"get": _op(
+                "The result as one self-contained HTML file (no network needed to open it):"
+                " settings, metrics, monthly returns, every trade, equity and drawdown charts",
+                {"description": "An HTML document, sent as an attachment",
+                 "headers": {"Content-Disposition": {"schema": {"type": "string"},
+                                                     "example": 'attachment; filename='
+                                                                '"backtest-1.html"'}},
+                 "content": {"text/html": {"schema": {"type": "string"}}}},
+                params=[bid])},
             "/backtests/{backtest_id}/equity": {"get": _op(
                 "The equity and drawdown curves", _json(_ref("Equity")), params=[bid])},
             "/backtests/{backtest_id}/candles": {"get": _op(

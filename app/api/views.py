@@ -7,6 +7,7 @@ from flask import jsonify, request
 from app.api import bp
 from app.api.openapi import document
 from app.auth import api_viewer
+from app.backtests.tearsheet import tearsheet_response
 from app.extensions import backend, csrf, rw
 from app.ids import int_arg
 from app.present import candles_dict, equity_dict, job_dict, report_dict
@@ -151,6 +152,12 @@ def backtest_trades_page(job_id: int):
     viewer = api_viewer()
     query = parse_query(request.args)
     return trade_page(report_for(job_id, viewer).trades, query).to_json()
+
+
+@bp.get("/backtests/<id:job_id>/tearsheet")
+def backtest_tearsheet(job_id: int):
+    """The result as one self-contained HTML file (the result page's "Tearsheet (HTML)")."""
+    return tearsheet_response(job_id, api_viewer())
 
 
 @bp.get("/backtests/<id:job_id>/equity")
