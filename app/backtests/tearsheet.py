@@ -18,8 +18,8 @@ from flask import Response, current_app, render_template
 
 from app import formats as f
 from app.backtests.report import report_context
-from app.present import drawdown_pct, job_dict
 from app.extensions import backend, rw
+from app.present import drawdown_pct, job_dict
 from app.svgchart import LineChart, line_chart
 from app.trade_table import TradeQuery
 from quantgrid.db import backtests as bt
