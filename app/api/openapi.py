@@ -13,7 +13,7 @@ from app import trade_table
 from engine.metrics import METRIC_KEYS
 from engine.simulator import EXIT_REASONS
 from quantgrid.db.backtests import MAX_PAGE
-from quantgrid.db.models import MAX_ID, Status
+from quantgrid.db.models import MAX_ID, Role, Status
 from quantgrid.jobs.spec import MAX_GRID_COMBINATIONS, MAX_SEED
 
 _STATUS = {"type": "string", "enum": [s.value for s in Status]}
@@ -178,7 +178,8 @@ def _schemas() -> dict:
                                               "message": {"type": "string"}}}}}}}},
         "Me": {"type": "object", "required": ["id", "username", "role"],
                "properties": {"id": {"type": "integer"}, "username": {"type": "string"},
-                              "role": {"type": "string", "enum": ["user", "admin"]}}},
+                              "role": {"type": "string",
+                                                       "enum": [r.value for r in Role]}}},
         "Backtest": {"type": "object", "required": ["kind", "id", "status", "params"],
                      "properties": {**job_common, "kind": {"type": "string", "enum": ["backtest"]},
                                     "params": {"type": "object"}, "attempts": {"type": "integer"},
