@@ -61,8 +61,10 @@ def _json(schema: dict, description: str = "OK") -> dict:
 _ERRORS = {
     "400": _json(_ref("Error"), "The request is not valid"),
     "401": _json(_ref("Error"), "No valid token or session"),
+    "403": _json(_ref("Error"), "Not allowed to you (candle uploads: admins and the data role)"),
     "404": _json(_ref("Error"), "No such object (or not yours)"),
     "409": _json(_ref("Error"), "It conflicts with what is stored (a name taken)"),
+    "413": _json(_ref("Error"), "The body is larger than UPLOAD_MAX_MB"),
     "429": _json(_ref("Error"), "A quota would be exceeded"),
     "503": _json(_ref("Error"), "A service is unavailable; see Retry-After"),
     "default": _json(_ref("Error"), "Another error"),
@@ -171,6 +173,13 @@ def _schemas() -> dict:
             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                            "fields": {"type": "object",
                                       "additionalProperties": {"type": "string"}},
+                           "bad_lines": {"type": "integer",
+                                         "description": "A refused CSV: its bad lines in all"},
+                           "lines": {"type": "array", "description": "A refused CSV's first bad"
+                                     " lines, each with its first problem", "items": {
+                               "type": "object", "required": ["line", "message"],
+                               "properties": {"line": {"type": "integer"},
+                                              "message": {"type": "string"}}}},
                            "problems": {"type": "array", "items": {
                                "type": "object", "required": ["line", "column", "message"],
                                "properties": {"line": {"type": "integer"},
@@ -346,6 +355,14 @@ def _schemas() -> dict:
                                            "source": {"type": "string"},
                                            "params": {"type": "array",
                                                       "items": {"type": "object"}}}},
+        "Imported": {"type": "object",
+                     "required": ["symbol", "timeframe", "rows", "first", "last", "summary"],
+                     "description": "first and last: the first and last bar, Unix seconds (UTC)",
+                     "properties": {"symbol": {"type": "string"},
+                                    "timeframe": {"type": "string"},
+                                    "rows": {"type": "integer"}, "first": {"type": "integer"},
+                                    "last": {"type": "integer"},
+                                    "summary": {"type": "string"}}},
         "Symbols": {"type": "object", "required": ["items"], "properties": {"items": {
             "type": "array", "items": {"type": "object",
                                        "required": ["symbol", "timeframes"],
@@ -416,6 +433,24 @@ def document() -> dict:
                 _json(_ref("StrategyVersion")), params=[_id("version_id")])},
             "/symbols": {"get": _op("Symbols and timeframes the candle store holds",
                                     _json(_ref("Symbols")), errors=("401", "503"))},
+            "/candles/{symbol}/{timeframe}": {"post": {
+                **_op("Import a CSV of candles (as `quantgrid candles import`): every line is"
+                      " checked before anything is stored; a bad file stores nothing and 400"
+                      " lists its first bad lines. Bars stored at the same times are replaced."
+                      " Admins and users with the data role only.",
+                      _json(_ref("Imported"), "Stored"), status="201",
+                      params=[{"name": "symbol", "in": "path", "required": True,
+                               "schema": {"type": "string",
+                                          "pattern": "^[A-Z0-9][A-Z0-9._-]{0,31}$"},
+                               "example": "BTCUSDT"},
+                              {"name": "timeframe", "in": "path", "required": True,
+                               "schema": {"type": "string"}, "example": "1h",
+                               "description": "The file's bar length, e.g. 1m, 15m, 1h, 1d"}],
+                      errors=("400", "401", "403", "413", "503")),
+                "requestBody": {"required": True, "content": {"text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "time,open,high,low,close,volume\n"
+                               "2024-01-01T00:00:00Z,100,101,99.5,100.5,12\n"}}}}},
             "/jobs": {"get": _op("Your backtests and sweeps, newest first",
                                  _json(_ref("JobPage")), params=_PAGE_PARAMS,
                                  errors=("400", "401", "503"))},

@@ -18,7 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.extensions import backend, csrf
 from quantgrid.candles.errors import CandleFileError
-from quantgrid.candles.importing import import_csv
+from quantgrid.candles.importing import Imported, import_csv
 from quantgrid.candles.store import fmt_ns
 from quantgrid.candles.symbols import validate_symbol, validate_timeframe
 from quantgrid.errors import InvalidInput
@@ -29,13 +29,37 @@ WHO_MAY = ("Only admins and users with the data role may upload candles; an admi
            " the role (quantgrid users set-role NAME data).")
 
 
-def _may_upload() -> None:
-    if not current_user.may_upload_candles:
+def may_upload(user) -> None:
+    """Refuse (403) a user who is neither an admin nor in the data role."""
+    if not user.may_upload_candles:
         abort(403, WHO_MAY)
+
+
+def _may_upload() -> None:
+    may_upload(current_user)
 
 
 def _limit_mb() -> int:
     return backend.settings.upload_max_mb
+
+
+def allow_upload_size() -> None:
+    """Let this request's body be as large as an upload may be (UPLOAD_MAX_MB)."""
+    request.max_content_length = _limit_mb() * 1024 * 1024
+
+
+def too_large_message() -> str:
+    return (f"The file is too large: an upload may be at most {_limit_mb()} MB. Split it into"
+            " several files (by date), or import it with `quantgrid candles import`.")
+
+
+def import_upload(source, symbol: str, timeframe: str) -> Imported:
+    """Import ``source`` as the CLI does, then show the new series to this process's forms."""
+    done = import_csv(backend.store, source, symbol, timeframe)
+    # This process's inventory sees the new series at once (the job forms list it); other
+    # processes within the inventory's max_age, as after the CLI's import.
+    backend.inventory.invalidate()
+    return done
 
 
 def _page(status: int = 200, **ctx):
@@ -57,7 +81,7 @@ def upload_form():
 @login_required
 def upload():
     _may_upload()
-    request.max_content_length = _limit_mb() * 1024 * 1024
+    allow_upload_size()
     csrf.protect()
     values = {k: request.form.get(k, "").strip() for k in ("symbol", "timeframe")}
     errors = _field_errors(values)
@@ -69,12 +93,9 @@ def upload():
     source = io.BytesIO(file.stream.read())
     source.name = file.filename  # how the errors name the file
     try:
-        done = import_csv(backend.store, source, values["symbol"], values["timeframe"])
+        done = import_upload(source, values["symbol"], values["timeframe"])
     except CandleFileError as err:
         return _page(400, values=values, problem=err)
-    # This process's inventory sees the new series at once (the job forms list it); other
-    # processes within the inventory's max_age, as after the CLI's import.
-    backend.inventory.invalidate()
     return _page(200, values=values, done=done)
 
 
@@ -90,6 +111,4 @@ def _field_errors(values: dict[str, str]) -> dict[str, str]:
 
 @bp.errorhandler(RequestEntityTooLarge)
 def too_large(_err):
-    message = (f"The file is too large: an upload may be at most {_limit_mb()} MB. Split it into"
-               " several files (by date), or import it with `quantgrid candles import`.")
-    return _page(413, too_large=message)
+    return _page(413, too_large=too_large_message())

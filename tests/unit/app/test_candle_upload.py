@@ -149,3 +149,49 @@ def test_a_file_above_the_limit_is_413_with_a_message(settings, store, db, dana)
     app = create_app({"QG_SETTINGS": settings, "QG_DATABASE": db, "QG_CANDLE_STORE": store,
                       "TESTING": True})
     assert _post(_client(app, "dana"), body).status_code == 200
+
+
+def _token(db, user_id) -> str:
+    with db.write() as s:
+        return users.create_token(s, user_id, "upload")[0]
+
+
+def _api_post(app, token, body: bytes, path="/api/v1/candles/UPL/1m", mimetype="text/csv"):
+    return app.test_client().post(path, data=body, content_type=mimetype,
+                                  headers={"Authorization": f"Bearer {token}"})
+
+
+def test_api_upload_stores_and_lists_the_series(app, db, store, dana):
+    response = _api_post(app, _token(db, dana), _csv(60))
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert (body["symbol"], body["timeframe"], body["rows"]) == ("UPL", "1m", 60)
+    assert body["last"] - body["first"] == 59 * 60
+    assert len(store.read("UPL", "1m")) == 60
+    listed = app.test_client().get("/api/v1/symbols",
+                                   headers={"Authorization": f"Bearer {_token(db, dana)}"})
+    assert "UPL" in {s["symbol"] for s in listed.get_json()["items"]}
+
+
+def test_api_upload_refusals(app, db, store, alice, dana, settings):
+    plain, data = _token(db, alice), _token(db, dana)
+    forbidden = _api_post(app, plain, _csv())
+    assert forbidden.status_code == 403
+    assert "data role" in forbidden.get_json()["error"]["message"]
+    bad = _csv(5).decode().replace(",", ";", 1).encode()  # a broken header
+    assert _api_post(app, data, bad).status_code == 400
+    lines = _csv(5).decode().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",-4"
+    refused = _api_post(app, data, ("\n".join(lines) + "\n").encode())
+    error = refused.get_json()["error"]
+    assert refused.status_code == 400 and error["bad_lines"] == 1
+    assert error["lines"] == [{"line": 4, "message": "volume -4.0 is negative"}]
+    assert _api_post(app, data, _csv(), path="/api/v1/candles/bad%20sym/1m").status_code == 400
+    assert _api_post(app, data, _csv(), path="/api/v1/candles/UPL/7q").status_code == 400
+    assert _api_post(app, data, _csv(), mimetype="application/json").status_code == 400
+    assert {s.symbol for s in store.symbols()} == {"DEMO"}
+    small = create_app({"QG_SETTINGS": replace(settings, upload_max_mb=1),
+                        "QG_DATABASE": db, "QG_CANDLE_STORE": store, "TESTING": True})
+    too_large = _api_post(small, data, _csv(30_000))
+    assert too_large.status_code == 413
+    assert "at most 1 MB" in too_large.get_json()["error"]["message"]
