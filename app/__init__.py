@@ -44,6 +44,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth.views import bp as auth_bp
     from app.backtests.views import bp as backtests_bp
+    from app.candles.views import bp as candles_bp
     from app.compare.views import bp as compare_bp
     from app.health import bp as health_bp
     from app.jobs.views import bp as jobs_bp
@@ -51,7 +52,7 @@ def register_blueprints(app: Flask) -> None:
     from app.sweeps.views import bp as sweeps_bp
 
     for bp in (health_bp, auth_bp, jobs_bp, backtests_bp, sweeps_bp, compare_bp, strategies_bp,
-               api_bp):
+               candles_bp, api_bp):
         app.register_blueprint(bp)
 
 

@@ -16,7 +16,7 @@ from quantgrid.candles.factory import open_store
 from quantgrid.candles.inventory import Inventory
 from quantgrid.config import Settings
 from quantgrid.db import users
-from quantgrid.db.models import Role
+from quantgrid.db.models import CANDLE_UPLOADERS, Role
 from quantgrid.db.quotas import Limits
 from quantgrid.db.session import Database, ReadYourWrites
 from quantgrid.jobs.strategies import StrategyService
@@ -40,6 +40,10 @@ class WebUser(UserMixin):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def may_upload_candles(self) -> bool:
+        return self.role in CANDLE_UPLOADERS
 
     @classmethod
     def of(cls, row) -> WebUser:

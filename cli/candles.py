@@ -7,9 +7,10 @@ import sys
 import click
 from tqdm import tqdm
 
-from quantgrid.candles.csvfile import read_csv, write_csv
+from quantgrid.candles.csvfile import write_csv
 from quantgrid.candles.factory import open_store
 from quantgrid.candles.generate import generate as generate_candles
+from quantgrid.candles.importing import import_csv
 from quantgrid.candles.store import fmt_ns
 from quantgrid.candles.symbols import validate_symbol, validate_timeframe
 from quantgrid.config import Settings
@@ -40,11 +41,20 @@ def import_(file: str, symbol: str, timeframe: str) -> None:
     Every line is checked before anything is written: a bad line is reported with its number
     and nothing is stored.
     """
-    symbol, tf = validate_symbol(symbol), validate_timeframe(timeframe)
-    candles = read_csv(sys.stdin if file == "-" else file)
-    with _store() as store:
-        _write(store, symbol, tf.text, candles, f"import {symbol} {tf}")
-    click.echo(f"imported {len(candles)} {symbol} {tf} candles from {fmt_ns(candles.time[0])} to {fmt_ns(candles.time[-1])}")
+    bars = []  # the progress bar, shown once the file passed every check (a bad file: none)
+
+    def checked(rows: int) -> None:
+        bars.append(tqdm(total=rows, unit=" candles", unit_scale=True, file=sys.stderr,
+                         desc=f"import {symbol} {timeframe}", mininterval=0.5, leave=True))
+
+    try:
+        with _store() as store:
+            done = import_csv(store, sys.stdin if file == "-" else file, symbol, timeframe,
+                              progress=lambda n: bars[0].update(n), on_read=checked)
+    finally:
+        for bar in bars:
+            bar.close()
+    click.echo(done.summary())
 
 
 @candles.command("generate")

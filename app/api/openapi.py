@@ -14,7 +14,7 @@ from engine.metrics import METRIC_KEYS
 from engine.research.montecarlo import MAX_VALUES
 from engine.simulator import EXIT_REASONS
 from quantgrid.db.backtests import MAX_PAGE
-from quantgrid.db.models import MAX_ID, Status
+from quantgrid.db.models import MAX_ID, Role, Status
 from quantgrid.jobs import research
 from quantgrid.jobs.spec import MAX_GRID_COMBINATIONS, MAX_SEED
 
@@ -66,8 +66,10 @@ _UNPROCESSABLE = _json(_ref("Error"), "The backtest cannot give this statistic (
 _ERRORS = {
     "400": _json(_ref("Error"), "The request is not valid"),
     "401": _json(_ref("Error"), "No valid token or session"),
+    "403": _json(_ref("Error"), "Not allowed to you (candle uploads: admins and the data role)"),
     "404": _json(_ref("Error"), "No such object (or not yours)"),
     "409": _json(_ref("Error"), "It conflicts with what is stored (a name taken)"),
+    "413": _json(_ref("Error"), "The body is larger than UPLOAD_MAX_MB"),
     "422": _UNPROCESSABLE,
     "429": _json(_ref("Error"), "A quota would be exceeded"),
     "503": _json(_ref("Error"), "A service is unavailable; see Retry-After"),
@@ -204,6 +206,13 @@ def _schemas() -> dict:
             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                            "fields": {"type": "object",
                                       "additionalProperties": {"type": "string"}},
+                           "bad_lines": {"type": "integer",
+                                         "description": "A refused CSV: its bad lines in all"},
+                           "lines": {"type": "array", "description": "A refused CSV's first bad"
+                                     " lines, each with its first problem", "items": {
+                               "type": "object", "required": ["line", "message"],
+                               "properties": {"line": {"type": "integer"},
+                                              "message": {"type": "string"}}}},
                            "problems": {"type": "array", "items": {
                                "type": "object", "required": ["line", "column", "message"],
                                "properties": {"line": {"type": "integer"},
@@ -211,7 +220,8 @@ def _schemas() -> dict:
                                               "message": {"type": "string"}}}}}}}},
         "Me": {"type": "object", "required": ["id", "username", "role"],
                "properties": {"id": {"type": "integer"}, "username": {"type": "string"},
-                              "role": {"type": "string", "enum": ["user", "admin"]}}},
+                              "role": {"type": "string",
+                                                       "enum": [r.value for r in Role]}}},
         "Backtest": {"type": "object", "required": ["kind", "id", "status", "params"],
                      "properties": {**job_common, "kind": {"type": "string", "enum": ["backtest"]},
                                     "params": {"type": "object"}, "attempts": {"type": "integer"},
@@ -410,6 +420,14 @@ def _schemas() -> dict:
                                            "source": {"type": "string"},
                                            "params": {"type": "array",
                                                       "items": {"type": "object"}}}},
+        "Imported": {"type": "object",
+                     "required": ["symbol", "timeframe", "rows", "first", "last", "summary"],
+                     "description": "first and last: the first and last bar, Unix seconds (UTC)",
+                     "properties": {"symbol": {"type": "string"},
+                                    "timeframe": {"type": "string"},
+                                    "rows": {"type": "integer"}, "first": {"type": "integer"},
+                                    "last": {"type": "integer"},
+                                    "summary": {"type": "string"}}},
         "Symbols": {"type": "object", "required": ["items"], "properties": {"items": {
             "type": "array", "items": {"type": "object",
                                        "required": ["symbol", "timeframes"],
@@ -480,6 +498,24 @@ def document() -> dict:
                 _json(_ref("StrategyVersion")), params=[_id("version_id")])},
             "/symbols": {"get": _op("Symbols and timeframes the candle store holds",
                                     _json(_ref("Symbols")), errors=("401", "503"))},
+            "/candles/{symbol}/{timeframe}": {"post": {
+                **_op("Import a CSV of candles (as `quantgrid candles import`): every line is"
+                      " checked before anything is stored; a bad file stores nothing and 400"
+                      " lists its first bad lines. Bars stored at the same times are replaced."
+                      " Admins and users with the data role only.",
+                      _json(_ref("Imported"), "Stored"), status="201",
+                      params=[{"name": "symbol", "in": "path", "required": True,
+                               "schema": {"type": "string",
+                                          "pattern": "^[A-Z0-9][A-Z0-9._-]{0,31}$"},
+                               "example": "BTCUSDT"},
+                              {"name": "timeframe", "in": "path", "required": True,
+                               "schema": {"type": "string"}, "example": "1h",
+                               "description": "The file's bar length, e.g. 1m, 15m, 1h, 1d"}],
+                      errors=("400", "401", "403", "413", "503")),
+                "requestBody": {"required": True, "content": {"text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "time,open,high,low,close,volume\n"
+                               "2024-01-01T00:00:00Z,100,101,99.5,100.5,12\n"}}}}},
             "/jobs": {"get": _op("Your backtests and sweeps, newest first",
                                  _json(_ref("JobPage")), params=_PAGE_PARAMS,
                                  errors=("400", "401", "503"))},
@@ -506,6 +542,15 @@ def document() -> dict:
             "/backtests/{backtest_id}/trades/page": {"get": _op(
                 "One page of the trades, filtered and sorted (the result page's table)",
                 _json(_ref("TradePage")), params=[bid, *_trade_query()])},
+            "/backtests/{backtest_id}/tearsheet": {"get": _op(
+                "The result as one self-contained HTML file (no network needed to open it):"
+                " settings, metrics, monthly returns, every trade, equity and drawdown charts",
+                {"description": "An HTML document, sent as an attachment",
+                 "headers": {"Content-Disposition": {"schema": {"type": "string"},
+                                                     "example": 'attachment; filename='
+                                                                '"backtest-1.html"'}},
+                 "content": {"text/html": {"schema": {"type": "string"}}}},
+                params=[bid])},
             "/backtests/{backtest_id}/equity": {"get": _op(
                 "The equity and drawdown curves", _json(_ref("Equity")), params=[bid])},
             "/backtests/{backtest_id}/montecarlo": {"get": _op(

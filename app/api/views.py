@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+import io
+
+from flask import abort, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api import bp
 from app.api.openapi import document
 from app.auth import api_viewer
+from app.backtests.tearsheet import tearsheet_response
+from app.candles.views import allow_upload_size, import_upload, may_upload, too_large_message
 from app.extensions import backend, csrf, rw
 from app.ids import int_arg
 from app.present import candles_dict, equity_dict, job_dict, report_dict
 from app.trade_table import parse_query, trade_page
 from engine.metrics import METRIC_KEYS
+from quantgrid.candles.errors import CandleFileError
 from quantgrid.db import backtests as bt
 from quantgrid.db import results, sweeps, web
 from quantgrid.db.models import UNFINISHED, Status
@@ -67,6 +73,32 @@ def list_symbols():
             for sym, e in sorted(series.items())
         ]
     }
+
+
+@bp.post("/candles/<symbol>/<timeframe>")
+def upload_candles(symbol: str, timeframe: str):
+    """Import a CSV body as ``quantgrid candles import`` does (admins and the data role)."""
+    viewer = api_viewer()
+    may_upload(viewer)
+    if request.mimetype not in ("text/csv", "text/plain"):
+        raise InvalidInput("send the CSV file as the body with Content-Type: text/csv")
+    allow_upload_size()
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        abort(413, too_large_message())
+    source = io.BytesIO(body)
+    source.name = "the body"  # how the errors name it: "the body line 3: ..."
+    try:
+        done = import_upload(source, symbol, timeframe)
+    except CandleFileError as err:
+        error = {"code": "candle_file_error", "message": err.message,
+                 "lines": [{"line": n, "message": m} for n, m in err.lines],
+                 "bad_lines": err.bad_lines}
+        return jsonify({"error": error}), 400
+    return jsonify({"symbol": done.symbol, "timeframe": done.timeframe, "rows": done.rows,
+                    "first": done.first // 1_000_000_000, "last": done.last // 1_000_000_000,
+                    "summary": done.summary()}), 201
 
 
 @bp.get("/jobs")
@@ -152,6 +184,12 @@ def backtest_trades_page(job_id: int):
     viewer = api_viewer()
     query = parse_query(request.args)
     return trade_page(report_for(job_id, viewer).trades, query).to_json()
+
+
+@bp.get("/backtests/<id:job_id>/tearsheet")
+def backtest_tearsheet(job_id: int):
+    """The result as one self-contained HTML file (the result page's "Tearsheet (HTML)")."""
+    return tearsheet_response(job_id, api_viewer())
 
 
 @bp.get("/backtests/<id:job_id>/equity")

@@ -18,6 +18,7 @@ from flask_login import current_user, login_required
 from app import metric_formats
 from app.backtests.forms import form_context, form_data, values_from_job
 from app.backtests.report import montecarlo_view, report_context
+from app.backtests.tearsheet import tearsheet_response
 from app.extensions import backend, rw
 from app.ids import id_arg
 from app.present import equity_csv, job_dict, report_dict, trades_csv
@@ -145,3 +146,10 @@ def result_download(job_id: int):
     body = {"backtest": job_dict(job), "result": report_dict(_report(job_id))}
     return _download(json.dumps(body, indent=1), "application/json",
                      f"backtest-{job_id}.json")
+
+
+@bp.get("/<id:job_id>/tearsheet.html")
+@login_required
+def tearsheet_download(job_id: int):
+    """The result as one self-contained HTML file (app.backtests.tearsheet)."""
+    return tearsheet_response(job_id, current_user._get_current_object())

@@ -19,7 +19,11 @@ Decisions, so that what reaches the engine can be trusted:
   would let the engine fill at a price that never traded. Every price is above zero
   (``engine.candles.nonpositive_prices``).
 - Timestamps strictly increase: duplicates and out-of-order lines are refused, not silently fixed.
+- With ``timeframe`` given (an import), every bar must start on a multiple of it since the epoch,
+  as the store requires: a file of another timeframe is refused line by line, before any write.
 - Blank lines are ignored. Line numbers count from 1 and include the header.
+- The error names the first bad line and counts the others; it also lists the first
+  ``MAX_LISTED`` bad lines each with its first problem (``CandleFileError.lines``), for a page.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import pyarrow.csv as pa_csv
 
 from engine.candles import FIELDS, Candles, nonpositive_prices
 from quantgrid.candles.errors import CandleFileError
+from quantgrid.timeframes import Timeframe
 
 _TIME_NAMES = ("timestamp", "datetime", "date_time", "open_time", "open time", "time", "date")
 _ALIASES = {"o": "open", "h": "high", "l": "low", "c": "close", "v": "volume", "vol": "volume"}
@@ -50,10 +55,14 @@ _UNITS = ((1e11, "s", 10**9), (1e14, "ms", 10**6), (1e17, "us", 10**3), (np.inf,
 _STAMP_UNITS = (("s", 10**9), ("ms", 10**6), ("us", 10**3), ("ns", 1))
 
 Source = str | os.PathLike | IO[str] | IO[bytes]
+# Bad lines an error lists one by one (each with its line number); the rest are counted.
+MAX_LISTED = 50
 
 
-def read_csv(source: Source) -> Candles:
-    """Read candles from a CSV path or open file; raise ``CandleFileError`` naming the bad line."""
+def read_csv(source: Source, timeframe: Timeframe | None = None) -> Candles:
+    """Read candles from a CSV path or open file; raise ``CandleFileError`` naming the bad line.
+
+    ``timeframe``: also refuse bars that do not start on one of its boundaries."""
     name, text = _open(source)
     try:
         first_line = _first_line(source, text)
@@ -85,7 +94,7 @@ def read_csv(source: Source) -> Candles:
     if len(rows) == 0:
         raise CandleFileError(f"{name}: no candles after the header")
     lines = rows + (2 if layout.has_header else 1)
-    return _build(name, cols, lines)
+    return _build(name, cols, lines, timeframe)
 
 
 def write_csv(candles: Candles, dest: str | os.PathLike | IO[str]) -> None:
@@ -224,13 +233,16 @@ def _one_line(err: Exception) -> str:
 
 
 class _Problems:
-    """The first problem in file order, and how many lines have one."""
+    """The first problem in file order, how many lines have one, and the first MAX_LISTED."""
 
     def __init__(self, name: str, lines: np.ndarray):
         self.name = name
         self.lines = lines
         self.bad = np.zeros(len(lines), dtype=bool)
         self.first: tuple[int, int, str] | None = None  # (row, order of the check, message)
+        # row -> its first problem. A check's first MAX_LISTED rows are enough: a row among the
+        # file's first MAX_LISTED bad rows has fewer than that before it in any one check.
+        self.listed: dict[int, str] = {}
 
     def add(self, mask: np.ndarray, describe) -> None:
         rows = np.flatnonzero(mask)
@@ -240,17 +252,26 @@ class _Problems:
         row = int(rows[0])
         if self.first is None or row < self.first[0]:
             self.first = (row, 0, describe(row))
+        for r in rows[:MAX_LISTED].tolist():
+            if r not in self.listed:
+                self.listed[r] = describe(r)
 
     def raise_if_any(self) -> None:
         if self.first is None:
             return
         row, _, message = self.first
-        more = int(self.bad.sum()) - 1
+        count = int(self.bad.sum())
+        more = count - 1
         tail = f" ({more} more bad line{'s' if more != 1 else ''})" if more else ""
-        raise CandleFileError(f"{self.name} line {self.lines[row]}: {message}{tail}")
+        err = CandleFileError(f"{self.name} line {self.lines[row]}: {message}{tail}")
+        err.lines = tuple((int(self.lines[r]), self.listed[r])
+                          for r in sorted(self.listed)[:MAX_LISTED])
+        err.bad_lines = count
+        raise err
 
 
-def _build(name: str, cols: dict[str, pd.Series], lines: np.ndarray) -> Candles:
+def _build(name: str, cols: dict[str, pd.Series], lines: np.ndarray,
+           timeframe: Timeframe | None = None) -> Candles:
     problems = _Problems(name, lines)
     values = {}
     for field in FIELDS:
@@ -274,6 +295,10 @@ def _build(name: str, cols: dict[str, pd.Series], lines: np.ndarray) -> Candles:
         problems.add(
             outside, lambda i, x=x, label=label: f"{label} {_num(x[i])} is outside [low {_num(lo[i])}, high {_num(h[i])}]"
         )
+    if timeframe is not None:
+        problems.add(time_ok & (time % timeframe.ns != 0),
+                     lambda i: f"timestamp {_stamps(time[i : i + 1])[0]} is not on a {timeframe}"
+                               " boundary (is the timeframe right?)")
     valid = np.flatnonzero(time_ok)
     steps = np.diff(time[valid])
     if np.any(steps <= 0):

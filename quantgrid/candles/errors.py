@@ -32,6 +32,11 @@ class InvalidCandles(InvalidInput):
 class CandleFileError(InvalidCandles):
     """The candle file is not valid."""
 
+    # The first bad lines, each (line number, its problem), and how many lines are bad in all;
+    # empty and 0 for an error of the whole file (not CSV, no header, empty).
+    lines: tuple[tuple[int, str], ...] = ()
+    bad_lines: int = 0
+
 
 class CandleStoreRefused(QuantGridError):
     """The candle store refused the request."""

@@ -20,6 +20,11 @@ from quantgrid.db.base import Base
 class Role(enum.StrEnum):
     USER = "user"
     ADMIN = "admin"
+    DATA = "data"  # may also upload candles (an admin may too)
+
+
+# Who may write candles from the web or the API (the CLI runs with the operator's rights).
+CANDLE_UPLOADERS = frozenset({Role.ADMIN, Role.DATA})
 
 
 class Status(enum.StrEnum):

@@ -52,7 +52,9 @@ def test_import_of_a_bad_file_names_the_line_and_writes_nothing(var, capsys):
 def test_import_refuses_a_timeframe_that_does_not_fit_the_file(var, capsys):
     write_csv(minutes(10), var / "a.csv")
     code, _, err = run_cli(capsys, "candles", "import", str(var / "a.csv"), "--symbol", "BTCUSDT", "--timeframe", "5m")
-    assert code == 2 and "not on a 5m boundary (is the timeframe right?); nothing was written" in err
+    # Checked with the file's lines, before any write: the first bar off the grid, by its line.
+    assert code == 2 and ("line 3: timestamp 2024-01-01T00:01:00Z is not on a 5m boundary (is the"
+                          " timeframe right?) (7 more bad lines)") in err
     assert _store(var).symbols() == []
 
 

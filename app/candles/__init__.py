@@ -1,0 +1,1 @@
+"""Candle upload from the web (the data role's and admins' page)."""
