@@ -77,6 +77,11 @@ class Client:
         kind, job_id = _ref(job, kind)
         return Job.of(self._http.call(kind, **{f"{kind}_id": job_id}))
 
+    def cancel(self, job: Job | int, kind: str = "backtest") -> Job:
+        """Cancel a queued or running job (a finished one is refused: InvalidRequest)."""
+        kind, job_id = _ref(job, kind)
+        return Job.of(self._http.call(f"cancel_{kind}", **{f"{kind}_id": job_id}))
+
     def list(self, limit: int = 20, offset: int = 0) -> list[Job]:
         """Your backtests and sweeps, newest first."""
         page = self._http.call("jobs", query={"limit": limit, "offset": offset})
@@ -107,6 +112,22 @@ class Client:
         """A succeeded backtest's metrics, equity and trades (NotFoundError before that)."""
         _, job_id = _ref(job, "backtest")
         return BacktestResult.of(self._http.call("backtest_result", backtest_id=job_id))
+
+    def montecarlo(self, job: Job | int, *, resamples: int = 1000, seed: int = 1,
+                   block: int = 1) -> dict[str, Any]:
+        """A succeeded backtest's trades resampled ``resamples`` times (seeded; ``block`` > 1 for
+        a block bootstrap): percentiles of final equity and maximum drawdown, and the fan's
+        bands per trade (docs/semantics.md, "Research statistics of a backtest")."""
+        _, job_id = _ref(job, "backtest")
+        return self._http.call("backtest_montecarlo", backtest_id=job_id,
+                               query={"resamples": resamples, "seed": seed, "block": block})
+
+    def relative(self, job: Job | int, benchmark: str | None = None) -> dict[str, Any]:
+        """Alpha, beta, tracking error and information ratio of a succeeded backtest against
+        buy-and-hold of ``benchmark`` (a stored symbol; default: the backtest's own)."""
+        _, job_id = _ref(job, "backtest")
+        query = {} if benchmark is None else {"benchmark": benchmark}
+        return self._http.call("backtest_relative", backtest_id=job_id, query=query)
 
     def sweep_results(self, job: Job | int) -> SweepResult:
         """Every combination of a sweep with its metrics (NaN until its chunk has run)."""

@@ -30,6 +30,9 @@ class SweepResult:
     sweep: Job
     metric: str  # the metric the sweep ranks by
     table: pd.DataFrame  # one row per combination in grid order: its params, status and metrics
+    # The best combination's Deflated Sharpe Ratio and the sweep's Probability of Backtest
+    # Overfitting ({"deflated_sharpe": {...}, "pbo": {...}}, each with "available" and a reason)
+    statistics: dict[str, Any] = field(default_factory=dict)
 
 
 def equity_frame(equity: dict[str, list]) -> pd.DataFrame:
@@ -57,4 +60,5 @@ def sweep_result(data: dict[str, Any]) -> SweepResult:
     table = pd.DataFrame(rows, index=pd.Index([i["index"] for i in data["items"]], name="index"))
     table[metrics] = table[metrics].astype(float)
     sweep = Job.of(data["sweep"])
-    return SweepResult(sweep=sweep, metric=sweep.data["metric"], table=table)
+    return SweepResult(sweep=sweep, metric=sweep.data["metric"], table=table,
+                       statistics=data.get("statistics") or {})

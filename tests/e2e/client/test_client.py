@@ -58,6 +58,14 @@ def test_submit_wait_and_fetch_a_backtest_and_a_sweep(alice):
     assert grid.table["return_pct"].notna().all()
     assert {(j.kind, j.id) for j in alice.list()} >= {("backtest", job.id), ("sweep", sweep.id)}
 
+    assert set(grid.statistics) == {"deflated_sharpe", "pbo"}
+    assert all("available" in v for v in grid.statistics.values()), grid.statistics
+
+    mc = alice.montecarlo(done, resamples=200, seed=3)
+    assert mc == alice.montecarlo(done, resamples=200, seed=3) and mc["resamples"] == 200
+    assert mc["final_equity"]["p5"] <= mc["final_equity"]["p50"] <= mc["final_equity"]["p95"]
+    assert {"alpha", "beta", "information_ratio"} <= set(alice.relative(done))
+
     drawn = alice.submit_sweep(strategy="sma_cross", grid={"fast": "2:500:1", "slow": "3:501:1"},
                                search={"method": "random", "trials": 7, "seed": 42}, **JOB)
     assert alice.wait(drawn, timeout=60, poll=0.2).status == "succeeded"
@@ -118,6 +126,15 @@ def test_the_remote_commands(server, capsys, tmp_path, monkeypatch):
                              "--trials", "5", "--top", "2")  # fmt: skip
     assert code == 0, err
     assert "top 2 of 5 sets by sharpe" in out
+
+    assert "deflated Sharpe ratio" in out and "probability of backtest overfitting" in out
+
+    client = Client(server.url, server.tokens["alice"])
+    long = client.submit_sweep(strategy="sma_cross", grid={"fast": "2:41:1", "slow": "50:74:1"},
+                               **{k: v for k, v in JOB.items()})  # fmt: skip
+    client.cancel(long)
+    code, _, err = run_cli(capsys, "remote", "watch", str(long.id), "--sweep")
+    assert code == 7 and f"sweep {long.id} was cancelled" in err, err
 
     code, _, err = run_cli(capsys, "remote", "result", "99999")
     assert code == 3 and err.count("\n") == 1
