@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 import click
+import numpy as np
 from tqdm import tqdm
 
 from cli.options import (
@@ -17,7 +18,7 @@ from cli.options import (
     sim_options,
     strategy_options,
 )
-from cli.report import TRADE_COLUMNS, print_metrics, print_top, write_csv
+from cli.report import TRADE_COLUMNS, print_metrics, print_statistics, print_top, write_csv
 from cli.strategies import load_strategy_file
 from engine.backtest import run_backtest, trade_records
 from engine.metrics import METRIC_KEYS, json_safe
@@ -25,6 +26,7 @@ from engine.simulator import SimConfig
 from engine.strategies import Strategy
 from engine.sweep import parse_grid, run_sweep, sample_grid
 from quantgrid.candles.csvfile import read_csv
+from quantgrid.jobs.statistics import research_statistics
 
 
 def _config(kw: dict[str, Any]) -> SimConfig:
@@ -114,12 +116,15 @@ def sweep(csv_path, strategy, strategy_file, grid, top, by, out_path, as_json, s
     write_csv(out_path, result.rows(order), [*result.params[0], *METRIC_KEYS])
     click.echo(f"wrote the whole grid ({len(sets)} rows, best first) to {out_path}", err=True)
     best = result.rows(order[:top])
+    winner = int(order[0]) if np.isfinite(result.column(by)[order[0]]) else None
+    statistics = research_statistics(result.research, winner, by)
     if as_json:
         out = {"strategy": name, "by": by, "sets": len(sets), "dropped": sets.dropped,
-               "top": [json_safe(r) for r in best]}
+               "top": [json_safe(r) for r in best], "statistics": statistics}
         click.echo(json.dumps(out, allow_nan=False))
         return
     print_top(best, list(result.params[0]), by, len(sets))
+    print_statistics(statistics)
 
 
 commands = [backtest, sweep]

@@ -24,7 +24,7 @@ from cli.options import (
     sim_options,
     strategy_options,
 )
-from cli.report import TRADE_COLUMNS, print_metrics, print_top, write_csv
+from cli.report import TRADE_COLUMNS, print_metrics, print_statistics, print_top, write_csv
 from cli.types import ROW_ID
 from engine.metrics import HIGHER_IS_BETTER, METRIC_KEYS
 from quantgrid.client import AuthError, Client, Job, NotConfigured
@@ -275,26 +275,7 @@ def _print_sweep(client: Client, job_id: int, as_json: bool, top: int,
                                "statistics": found.statistics}))  # fmt: skip
         return
     print_top(rows[:top], names, by, len(rows))
-    _print_statistics(found.statistics)
-
-
-def _print_statistics(statistics: dict) -> None:
-    """The sweep's DSR and PBO in a line each, or why each is not available."""
-    dsr, pbo = statistics.get("deflated_sharpe") or {}, statistics.get("pbo") or {}
-    if dsr.get("available"):
-        click.echo(f"deflated Sharpe ratio {_two(dsr['dsr'])}: the probability that the best set's"
-                   f" Sharpe ratio beats the best of {dsr['trials']:,} tries without an edge")
-    elif dsr:
-        click.echo(f"deflated Sharpe ratio: not available ({dsr.get('reason')})")
-    if pbo.get("available"):
-        click.echo(f"probability of backtest overfitting {_two(pbo['pbo'])}: how often the"
-                   " in-sample best ranked in the bottom half out of sample")
-    elif pbo:
-        click.echo(f"probability of backtest overfitting: not available ({pbo.get('reason')})")
-
-
-def _two(value: float | None) -> str:
-    return "undefined" if value is None else f"{value:.2f}"
+    print_statistics(found.statistics)
 
 
 def _plain(value: Any) -> Any:

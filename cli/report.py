@@ -89,3 +89,22 @@ def write_csv(path: str, rows: list[dict[str, Any]], fieldnames: list[str]) -> N
             writer.writerows(rows)
     except OSError as err:
         raise InvalidInput(f"cannot write {path}: {err.strerror}") from None
+
+
+def print_statistics(statistics: dict) -> None:
+    """The sweep's DSR and PBO in a line each, or why each is not available."""
+    dsr, pbo = statistics.get("deflated_sharpe") or {}, statistics.get("pbo") or {}
+    if dsr.get("available"):
+        click.echo(f"deflated Sharpe ratio {_two(dsr['dsr'])}: the probability that the best set's"
+                   f" Sharpe ratio beats the best of {dsr['trials']:,} tries without an edge")
+    elif dsr:
+        click.echo(f"deflated Sharpe ratio: not available ({dsr.get('reason')})")
+    if pbo.get("available"):
+        click.echo(f"probability of backtest overfitting {_two(pbo['pbo'])}: how often the"
+                   " in-sample best ranked in the bottom half out of sample")
+    elif pbo:
+        click.echo(f"probability of backtest overfitting: not available ({pbo.get('reason')})")
+
+
+def _two(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.2f}"

@@ -46,7 +46,12 @@ def sweep_statistics(sweep: Sweep, rows: ResearchRows | None) -> dict[str, Any]:
         if key in _memo:
             _memo.move_to_end(key)
             return _memo[key]
-    out = {"deflated_sharpe": _deflated(sweep, rows), "pbo": _overfitting(rows)}
+    if sweep.best_index is None:
+        best = None
+    else:
+        where = np.flatnonzero(rows.index == sweep.best_index)
+        best = int(where[0]) if len(where) else -1
+    out = research_statistics(rows.matrix, best, sweep.metric)
     with _memo_lock:
         _memo[key] = out
         while len(_memo) > _MEMO_SIZE:
@@ -54,14 +59,20 @@ def sweep_statistics(sweep: Sweep, rows: ResearchRows | None) -> dict[str, Any]:
     return out
 
 
-def _deflated(sweep: Sweep, rows: ResearchRows) -> dict[str, Any]:
-    if sweep.best_index is None:
-        return _absent(f"no combination has a value of the sweep's metric ({sweep.metric})")
-    where = np.flatnonzero(rows.index == sweep.best_index)
-    if not len(where):
+def research_statistics(matrix: np.ndarray, best: int | None, metric: str) -> dict[str, Any]:
+    """Both statistics from a sweep's research rows (``matrix``, one row per combination, as
+    ``engine.sweep.run_sweep`` returns them) and the row of its best combination by ``metric``
+    (None: no combination has a value of it; -1: its row was not stored)."""
+    return {"deflated_sharpe": _deflated(matrix, best, metric), "pbo": _overfitting(matrix)}
+
+
+def _deflated(matrix: np.ndarray, best: int | None, metric: str) -> dict[str, Any]:
+    if best is None:
+        return _absent(f"no combination has a value of the sweep's metric ({metric})")
+    if best < 0:
         return _absent("the best combination's statistics were not stored")
     try:
-        d = sweep_stats.deflated_best(rows.matrix, int(where[0]))
+        d = sweep_stats.deflated_best(matrix, best)
     except ValueError as err:
         return _absent(str(err))
     return {"available": True, "sharpe": _num(d.result.sharpe),
@@ -71,15 +82,15 @@ def _deflated(sweep: Sweep, rows: ResearchRows) -> dict[str, Any]:
             "kurtosis": _num(d.kurtosis)}
 
 
-def _overfitting(rows: ResearchRows) -> dict[str, Any]:
+def _overfitting(matrix: np.ndarray) -> dict[str, Any]:
     try:
-        o = sweep_stats.overfitting(rows.matrix)
+        o = sweep_stats.overfitting(matrix)
     except ValueError as err:
         return _absent(str(err))
     logits = o.logits
     p5, median, p95 = np.percentile(logits, [5, 50, 95])
     return {"available": True, "pbo": _num(o.pbo), "combinations": o.combinations,
-            "blocks": o.blocks, "trials": len(rows.index),
+            "blocks": o.blocks, "trials": len(matrix),
             "logits": {"mean": _num(logits.mean()), "median": _num(median), "p5": _num(p5),
                        "p95": _num(p95), "min": _num(logits.min()), "max": _num(logits.max())}}
 

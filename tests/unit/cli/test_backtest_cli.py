@@ -58,7 +58,8 @@ def test_sweep_prints_the_top_sets_and_writes_the_grid(capsys, candles_csv, tmp_
     assert code == 0
     assert "dropped 1 invalid combination" in err  # fast=20, slow=20
     lines = out.strip().splitlines()
-    assert lines[0] == "top 3 of 11 sets by return_pct:" and len(lines) == 5
+    assert lines[0] == "top 3 of 11 sets by return_pct:"
+    assert lines[5].startswith("deflated Sharpe ratio") and "overfitting" in lines[6], lines
     with open(out_csv) as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 11
@@ -74,6 +75,7 @@ def test_sweep_json_and_the_default_grid_file(capsys, candles_csv, tmp_path, mon
     assert code == 0
     d = json.loads(out)
     assert d["sets"] == 2 and len(d["top"]) == 2 and "equity_final" in d["top"][0]
+    assert set(d["statistics"]) == {"deflated_sharpe", "pbo"}
     assert "sweep-ema_cross.csv" in err
     with open(tmp_path / "sweep-ema_cross.csv") as fh:
         rows = list(csv.DictReader(fh))
