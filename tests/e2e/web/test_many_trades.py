@@ -76,7 +76,7 @@ def busy_backtest(stack) -> dict:
     return {"id": job_id, "trades": first["total"], "pages": first["pages"]}
 
 
-def test_result_page_of_10000_trades_stays_short_paged_and_drawn(page, stack, busy_backtest):
+def test_result_page_of_10000_trades_stays_short_paged_and_drawn(page, stack, busy_backtest):  # noqa: F811
     job_id, total, pages = (busy_backtest[k] for k in ("id", "trades", "pages"))
     page.add_init_script(RECORD_MARKERS)
     _sign_in(page)
