@@ -16,7 +16,8 @@ venv: $(STAMP)
 
 ## Front-end assets from the npm registry (package-lock.json) into the app's static files:
 ## lightweight-charts copied as it ships, CodeMirror bundled by esbuild (a devDependency) from
-## assets/codemirror.js.
+## assets/codemirror.js. axe-core (a devDependency) stays in node_modules: the browser tests inject
+## it into the pages they check (tests/e2e/web/axe.py).
 NPM_STAMP := node_modules/.installed-from-lock
 CHARTS := app/static/vendor/lightweight-charts.standalone.production.js
 EDITOR := app/static/vendor/codemirror.js
