@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.web.axe import blocking, screenshots_dir
-from tests.e2e.web.conftest import PASSWORD, SYMBOL, wait_for
+from tests.e2e.web.conftest import PASSWORD, SYMBOL, _cli, wait_for
 from tests.e2e.web.test_browser import TIMEOUT_MS, browser  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.e2e
@@ -159,6 +159,15 @@ def test_every_page_has_no_serious_accessibility_violation(page, stack):
 
     page.goto("/account")
     assert_accessible(page, "the account page")
+
+    assert page.goto("/candles/upload").status == 403
+    assert_accessible(page, "the candle upload page refused to a user without the data role")
+    _cli(stack, "users", "set-role", "alice", "data")
+    try:
+        assert page.goto("/candles/upload").status == 200
+        assert_accessible(page, "the candle upload form")
+    finally:
+        _cli(stack, "users", "set-role", "alice", "user")
 
     response = page.goto("/backtests/999999999")
     assert response.status == 404
