@@ -59,6 +59,8 @@ class Settings:
     max_content_length: int = 1024 * 1024
     # A candle CSV uploaded from the web (app/candles), in MiB: above it, 413 (UPLOAD_MAX_MB).
     upload_max_mb: int = 50
+    # The currency results' money is shown in (ACCOUNT_CURRENCY; the engine itself is unitless).
+    account_currency: str = "USD"
     # Gunicorn (gunicorn.conf.py): where it listens, the proxies whose X-Forwarded-* it trusts,
     # and its size. A worker per core: its threads overlap the waits on the database, and more
     # processes than cores only take turns on them (docs/operations.md, "Processes and cores").
@@ -120,6 +122,7 @@ class Settings:
             quota_max_strategies=_int(env, "QUOTA_MAX_STRATEGIES", 50),
             quota_max_strategy_chars=_int(env, "QUOTA_MAX_STRATEGY_CHARS", 20_000),
             upload_max_mb=_int(env, "UPLOAD_MAX_MB", 50),
+            account_currency=(env.get("ACCOUNT_CURRENCY") or "USD").strip(),
             gunicorn_bind=env.get("GUNICORN_BIND") or "127.0.0.1:8000",
             forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1",
             gunicorn_workers=_int(env, "GUNICORN_WORKERS", available_cores()),

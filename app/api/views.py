@@ -183,7 +183,8 @@ def backtest_trades_page(job_id: int):
     table); each item adds its number, side, units, duration and the texts the page shows."""
     viewer = api_viewer()
     query = parse_query(request.args)
-    return trade_page(report_for(job_id, viewer).trades, query).to_json()
+    return trade_page(report_for(job_id, viewer).trades, query,
+                      backend.settings.account_currency).to_json()
 
 
 @bp.get("/backtests/<id:job_id>/tearsheet")

@@ -101,5 +101,6 @@ def tearsheet_response(job_id: int, viewer) -> Response:
         return job, report, version
 
     job, report, version = backend.db.run_read(read, rw=rw())
-    return Response(render_tearsheet(job, report, version), mimetype="text/html",
+    return Response(render_tearsheet(job, report, version,
+                                     backend.settings.account_currency), mimetype="text/html",
                     headers={"Content-Disposition": f'attachment; filename="backtest-{job_id}.html"'})

@@ -79,7 +79,7 @@ def show(job_id: int):
     if job.result_fingerprint:
         report = backend.db.run_read(results.report_for_backtest, job_id, current_user,
                                        rw=rw())
-        shown = {**report_context(report, query), **_research(job, report)}
+        shown = {**report_context(report, query, backend.settings.account_currency), **_research(job, report)}
     others = backend.db.run_read(
         lambda s: bt.list_backtests(s, current_user, status="succeeded", limit=50), rw=rw()
     )
@@ -98,7 +98,7 @@ def _research(job, report) -> dict:
     backtest's own symbol."""
     try:
         mc = research.monte_carlo(job, report, research.page_resamples(report))
-        montecarlo, montecarlo_reason = montecarlo_view(mc), None
+        montecarlo, montecarlo_reason = montecarlo_view(mc, backend.settings.account_currency), None
     except _UNAVAILABLE as err:
         montecarlo, montecarlo_reason = None, err.message
     try:

@@ -32,6 +32,7 @@ def index():
         return jobs, reports, choices
 
     jobs, reports, choices = backend.db.run_read(read, rw=rw())
-    rows = metric_formats.side_by_side([r.metrics for r in reports])
+    rows = metric_formats.side_by_side([r.metrics for r in reports],
+                                       backend.settings.account_currency)
     return render_template("compare/index.html", jobs=jobs, reports=reports, rows=rows,
                            choices=choices, ids=ids)

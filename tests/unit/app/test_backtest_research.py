@@ -206,8 +206,8 @@ def test_the_result_page_shows_the_monte_carlo_and_the_metrics_against_buy_and_h
     equity, dd = mc["final_equity"], mc["max_drawdown_pct"]
     assert (f"Drawing these {mc['trades']:,} trades at random, with replacement, 1,000 times"
             in section)
-    assert (f"in 90% of the draws the final equity ended between {equity['p5']:,.2f} and "
-            f"{equity['p95']:,.2f}, and in 95% the worst drawdown was no deeper than "
+    assert (f"in 90% of the draws the final equity ended between {equity['p5']:,.2f} USD and "
+            f"{equity['p95']:,.2f} USD, and in 95% the worst drawdown was no deeper than "
             f"{dd['p5']:,.2f}%.") in section
     for v in (*equity.values(), *dd.values()):
         assert f"{v:,.2f}" in section

@@ -3,6 +3,7 @@ trade table) and the API endpoint its table pages through."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 
@@ -57,7 +58,7 @@ def test_metrics_are_grouped_with_human_names_and_no_raw_keys(client, busy):
     duration = result["metrics"]["max_drawdown_duration_s"]
     days, hours = int(duration // 86400), int(duration % 86400 // 3600)
     assert (f"{days} d {hours} h" if days else f"{hours} h") in text
-    assert f"{result['metrics']['equity_final']:,.2f}" in text
+    assert f"{result['metrics']['equity_final']:,.2f} USD" in text  # ACCOUNT_CURRENCY's default
     for key in METRIC_KEYS:
         if key != "trades":  # also the English word
             assert key not in text, key
@@ -167,3 +168,11 @@ def test_trade_page_is_described_with_its_parameters():
                            "exit_reason"}
     assert "pnl" in params["sort"]["enum"] and params["per_page"]["maximum"] == 500
     assert {"200", "400", "401", "404"} <= set(op["responses"])
+
+
+def test_money_is_shown_in_the_account_currency(app, client, busy):
+    job_id, result = busy
+    ext = app.extensions["quantgrid"]
+    ext["settings"] = dataclasses.replace(ext["settings"], account_currency="EUR")
+    text = visible_text(client.get(f"/backtests/{job_id}").get_data(as_text=True))
+    assert f"{result['metrics']['equity_final']:,.2f} EUR" in text and " USD" not in text
