@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -127,6 +128,15 @@ def test_result_page_of_10000_trades_stays_short_paged_and_drawn(page, stack, bu
     shots = screenshots_dir()
     if shots:
         page.screenshot(path=str(shots / "result-10000-trades.png"))
+
+    # The tearsheet downloads as one file that needs no network: every trade, the charts as SVG.
+    with page.expect_download(timeout=TIMEOUT_MS) as caught:
+        page.click("#tearsheet-link")
+    download = caught.value
+    assert download.suggested_filename == f"backtest-{job_id}.html"
+    sheet = Path(download.path()).read_text()
+    assert sheet.count("<tr") > total and sheet.count("<svg") >= 2
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", sheet), "a network reference"
 
     assert page.js_errors == [], "\n".join(page.js_errors)
     print(f"{total} trades: charts drawn {loaded_s:.1f}s after navigation, page {height}px tall")
