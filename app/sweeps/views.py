@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app import formats as f
+from app import metric_formats
 from app.backtests.forms import form_context, sweep_form_data
 from app.extensions import backend, rw
 from app.present import job_dict
@@ -24,6 +25,8 @@ from quantgrid.jobs.statistics import sweep_statistics
 from quantgrid.jobs.strategies import strategy_of
 
 bp = Blueprint("sweeps", __name__, url_prefix="/sweeps")
+# The metrics beside each of the best combinations in the sweep page's table.
+TOP_METRICS = ("sharpe", "return_pct", "max_drawdown_pct", "trades")
 
 
 def _render(values=None, errors=None, message=None, status=200):
@@ -65,9 +68,15 @@ def show(sweep_id: int):
     sweep, top, research = backend.db.run_read(read, rw=rw())
     axes = list(top[0].params) if top else []
     explained = None if research is None else explain(sweep_statistics(sweep, research))
-    return render_template("sweeps/show.html", sweep=sweep, info=job_dict(sweep), top=top,
-                           axes=axes, metrics=METRIC_KEYS, higher=sorted(HIGHER_IS_BETTER),
-                           version=job_strategy_version(sweep), statistics=explained)
+    currency = backend.settings.account_currency
+    columns = [metric_formats.info(m).name for m in TOP_METRICS]
+    cells = [[metric_formats.shown(m, r.metrics.get(m), currency) for m in TOP_METRICS]
+             for r in top]  # fmt: skip
+    return render_template("sweeps/show.html", sweep=sweep, info=job_dict(sweep),
+                           top=list(zip(top, cells, strict=True)), columns=columns, axes=axes,
+                           metrics=[(m, metric_formats.info(m).name) for m in METRIC_KEYS],
+                           higher=sorted(HIGHER_IS_BETTER), version=job_strategy_version(sweep),
+                           statistics=explained)  # fmt: skip
 
 
 def explain(stats: dict) -> dict[str, str]:

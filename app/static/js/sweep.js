@@ -74,14 +74,16 @@
   [selMetric, selX, selY].forEach(function (s) { s.addEventListener("change", draw); });
   load();
 
-  // Sortable table: click a header to sort by it (again to reverse).
+  // Sortable table: a header's button sorts by its column (again to reverse); a cell's
+  // data-value is its number when the text is formatted (1,234.5 USD, 12.3%).
   document.querySelectorAll("table.sortable th[data-type]").forEach(function (th, col) {
     th.addEventListener("click", function () {
       const body = th.closest("table").tBodies[0];
       const dir = th.dataset.dir === "asc" ? -1 : 1;
       th.dataset.dir = dir === 1 ? "asc" : "desc";
       Array.from(body.rows).sort(function (a, b) {
-        const x = parseFloat(a.cells[col].textContent), y = parseFloat(b.cells[col].textContent);
+        const x = parseFloat(a.cells[col].dataset.value ?? a.cells[col].textContent);
+        const y = parseFloat(b.cells[col].dataset.value ?? b.cells[col].textContent);
         return dir * ((isNaN(x) ? -Infinity : x) - (isNaN(y) ? -Infinity : y));
       }).forEach(function (r) { body.appendChild(r); });
     });

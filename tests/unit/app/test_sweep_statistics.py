@@ -110,3 +110,23 @@ def test_the_results_with_statistics_match_the_openapi_schema(api, db, store, se
                 k.lower(): [v] for k, v in r.headers.items()}, content=r.data, request=None,
                 elapsed=0.0, verify=False)
             operation.validate_response(response)
+
+
+def test_the_sweep_pages_best_results_read_like_the_result_page(app, db, store, settings, alice,
+                                                                longer, api):  # fmt: skip
+    """Human names, formatted values (the number kept for sorting) and sort buttons a keyboard
+    reaches, not the engine's keys and %.4g."""
+    created = api.post("/api/v1/sweeps", json=LONG).get_json()
+    _run_all(db, store, settings, created["id"])
+    best = api.get(f"/api/v1/sweeps/{created['id']}/results").get_json()["items"]
+    client = app.test_client()
+    sign_in(client)
+    html = client.get(f"/sweeps/{created['id']}").get_data(as_text=True)
+    table = html.split('id="top"')[1].split("</table>")[0]
+    for name in ("Sharpe ratio", "Total return", "Max. drawdown", "Trades"):
+        assert f'<button type="button" class="sort">{name}</button>' in table
+    returns = [r["metrics"]["return_pct"] for r in best if r["metrics"].get("return_pct") is not None]
+    shown = next(v for v in returns if f'data-value="{v}">{v:,.2f}%</td>' in table)
+    assert shown is not None
+    assert ">return_pct<" not in table and ">sharpe<" not in table
+    assert '<option value="return_pct"' in html and ">Total return</option>" in html
