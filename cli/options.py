@@ -41,6 +41,11 @@ def sim_options(command: Callable) -> Callable:
         click.option("--trailing-stop", type=float, default=None,
                      help="Fraction of the best price since entry."),
     ]
+    return _with(command, options)
+
+
+def _with(command: Callable, options: list[Callable]) -> Callable:
+    """``command`` with ``options`` applied, in the order listed (as stacked decorators would)."""
     for option in reversed(options):
         command = option(command)
     return command
@@ -66,9 +71,7 @@ def search_options(command: Callable) -> Callable:
         click.option("--seed", type=int, default=None,
                      help="A random search's seed (omitted: one is chosen and printed)."),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _with(command, options)
 
 
 def search_of(search: str, trials: int | None, seed: int | None) -> dict:

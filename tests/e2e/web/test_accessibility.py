@@ -15,20 +15,18 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.web.axe import blocking, screenshots_dir
-from tests.e2e.web.conftest import PASSWORD, SYMBOL, _cli, wait_for
-from tests.e2e.web.test_browser import TIMEOUT_MS, browser  # noqa: F401 (a fixture)
+from tests.e2e.web.conftest import SYMBOL, _cli, wait_for
+from tests.e2e.web.test_browser import (  # noqa: F401 (browser: a fixture)
+    STRATEGY,
+    TIMEOUT_MS,
+    _sign_in,
+    browser,
+)
 
 pytestmark = pytest.mark.e2e
 
 BACKTEST = {"strategy": "sma_cross", "symbol": SYMBOL, "timeframe": "15m",
             "start": "2020-01-02", "end": "2020-01-16", "settings": {"cash": 25000}}
-STRATEGY = '''"""Long while the fast EMA is above the slow one."""
-fast = param(int, 8, min=2, max=100, description="Bars in the fast average.")
-slow = param(int, 21, min=3, max=300, description="Bars in the slow average.")
-require(fast < slow)
-long_entry = crossover(ema(close, fast), ema(close, slow))
-long_exit = crossunder(ema(close, fast), ema(close, slow))
-'''
 
 
 @pytest.fixture
@@ -75,14 +73,6 @@ def _jobs(stack) -> dict:
         _finished(api, f"{stack.api}/backtests/{i}")
     _finished(api, f"{stack.api}/sweeps/{sweep}")
     return {"backtests": ids, "sweep": sweep, "strategy": "a11y_ema"}
-
-
-def _sign_in(page, username="alice"):
-    page.goto("/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("header nav")).to_contain_text(username)
 
 
 def test_every_page_has_no_serious_accessibility_violation(page, stack):
