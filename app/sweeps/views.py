@@ -85,9 +85,9 @@ def explain(stats: dict) -> dict[str, str]:
     if d["available"]:
         dsr = (f"DSR {f.ratio(d['dsr'])}: after allowing for the {f.count(d['trials'])} "
                f"combinations tried, there is a {f.fraction(d['dsr'])} probability that the "
-               "best one's Sharpe ratio is above zero. Its Sharpe ratio per period is "
-               f"{f.ratio(d['sharpe'])}, where the best of as many combinations without any edge "
-               f"would reach {f.ratio(d['sr0'])} by luck alone.")
+               "best one has a real edge: that its true Sharpe ratio beats the "
+               f"{f.ratio(d['sr0'])} per period that the best of as many combinations without "
+               f"any edge would reach by luck alone (its own is {f.ratio(d['sharpe'])}).")
     else:
         dsr = f"DSR not available: {d['reason']}."
     if p["available"]:

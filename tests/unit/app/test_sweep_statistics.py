@@ -88,6 +88,8 @@ def test_the_sweep_page_explains_dsr_and_pbo(app, db, store, settings, alice, lo
     dsr = stats["deflated_sharpe"]
     assert f"DSR {dsr['dsr']:.2f}" in html
     assert f"after allowing for the {created['total']} combinations tried" in html
+    # DSR is the probability of beating what luck alone reaches (SR0), not of beating zero.
+    assert f"true Sharpe ratio beats the {dsr['sr0']:.2f} per period" in html
     assert f"PBO {stats['pbo']['pbo']:.2f}" in html
     assert "in-sample best ranked in the bottom half out of sample" in html
 
